@@ -1,0 +1,3 @@
+from plugforge.cli import main
+
+main(prog_name="plugforge")

@@ -1,0 +1,588 @@
+"""The catalog: one TOML entry per block, validated into typed specs.
+
+An entry is data. It says what a block is (identity, paper), how it is wired
+(role, input and output contract), which hyperparameters it takes (types,
+defaults, constraints) and how it is tested (cases, pinned parameter count).
+How its code reads is the template's business, not the entry's.
+"""
+
+from __future__ import annotations
+
+import ast
+import difflib
+import math
+import sys
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from plugforge.errors import CatalogError, ParamError, UnknownBlockError
+from plugforge.resources import catalog_dir
+
+ROLES = ("insert", "replace", "fuse", "layer", "utility")
+CATEGORIES = (
+    "channel attention",
+    "spatial attention",
+    "hybrid attention",
+    "self-attention",
+    "multi-branch",
+    "pyramid pooling",
+    "efficient conv",
+    "re-parameterisation",
+    "feature fusion",
+    "downsampling",
+    "spatial transform",
+    "basic",
+    "activation",
+    "other",
+    "utility",
+)
+LAYOUTS = ("NCHW", "NCL", "NCDHW", "BNC", "NHWC", "BCNT", "BTND", "any")
+PARAM_TYPES = ("int", "float", "bool", "str", "list[int]", "list[float]")
+
+# Names a parameter-count formula may call, besides the entry's parameters.
+FORMULA_FUNCTIONS = {
+    "abs": abs,
+    "ceil": math.ceil,
+    "int": int,
+    "len": len,
+    "log2": math.log2,
+    "max": max,
+    "min": min,
+    "range": range,
+    "round": round,
+    "sum": sum,
+}
+_FORMULA_NODES = (
+    ast.Expression, ast.BinOp, ast.UnaryOp, ast.BoolOp, ast.Compare, ast.IfExp,
+    ast.Call, ast.Name, ast.Constant, ast.Tuple, ast.List, ast.Subscript,
+    ast.GeneratorExp, ast.ListComp, ast.comprehension, ast.Load, ast.Store,
+    ast.operator, ast.unaryop, ast.boolop, ast.cmpop,
+)  # fmt: skip
+
+
+_MISSING = object()
+
+
+@dataclass(frozen=True)
+class Param:
+    name: str
+    type: str
+    doc: str
+    default: Any = _MISSING
+    optional: bool = False
+    min: float | None = None
+    max: float | None = None
+    choices: tuple[str, ...] = ()
+    divides: str | None = None
+    odd: bool = False
+    min_items: int | None = None
+
+    @property
+    def required(self) -> bool:
+        return self.default is _MISSING
+
+    @property
+    def is_list(self) -> bool:
+        return self.type.startswith("list")
+
+    @property
+    def item_type(self) -> str:
+        return self.type[5:-1] if self.is_list else self.type
+
+    def constraints(self) -> list[str]:
+        """Human-readable constraints, as `info` and error messages show them."""
+        each = "each " if self.is_list else ""
+        found = []
+        if self.min_items is not None:
+            found.append(f"at least {self.min_items} items")
+        if self.min is not None:
+            found.append(f"{each}>= {self.min}")
+        if self.max is not None:
+            found.append(f"{each}<= {self.max}")
+        if self.odd:
+            found.append(f"{each}odd")
+        if self.choices:
+            found.append("one of " + ", ".join(repr(c) for c in self.choices))
+        if self.divides:
+            found.append(f"divides {self.divides}")
+        if self.optional:
+            found.append("or none")
+        return found
+
+    def describe(self) -> str:
+        """Type plus constraints, e.g. ``list[int] (each >= 1, each odd)``."""
+        constraints = self.constraints()
+        return f"{self.type} ({', '.join(constraints)})" if constraints else self.type
+
+    def parse(self, text: str) -> Any:
+        """Parse a ``--set`` value and check it; raise ParamError naming the fix."""
+        text = text.strip()
+        if self.optional and text.lower() in ("none", "null"):
+            return None
+        try:
+            if self.is_list:
+                items = [t for t in text.strip("[]()").split(",") if t.strip()]
+                value = [_parse_scalar(self.item_type, t.strip()) for t in items]
+            else:
+                value = _parse_scalar(self.type, text)
+        except ValueError:
+            raise ParamError(f"--set {self.name}={text}: expected {self._expected()}") from None
+        try:
+            self.check(value)
+        except ParamError as error:
+            raise ParamError(f"--set {self.name}={text}: {error}") from None
+        return value
+
+    def check(self, value: Any) -> None:
+        """Check a value against the type and the constraints this parameter alone can decide."""
+        if value is None and self.optional:
+            return
+        if not _has_type(self.type, value):
+            raise ParamError(f"{self.name} must be {self._expected()}, got {value!r}")
+        items = value if self.is_list else [value]
+        if self.min_items is not None and len(items) < self.min_items:
+            raise ParamError(f"{self.name} needs at least {self.min_items} items, got {value!r}")
+        if any(not self._allows(item) for item in items):
+            raise ParamError(f"{self.name} must be {self.describe()}, got {value!r}")
+
+    def _allows(self, item: Any) -> bool:
+        return not (
+            (self.min is not None and item < self.min)
+            or (self.max is not None and item > self.max)
+            or (self.odd and item % 2 == 0)
+            or (self.choices and item not in self.choices)
+        )
+
+    def _expected(self) -> str:
+        if self.is_list:
+            example = "3,5,7" if self.item_type == "int" else "0.5,1.0"
+            return f"{self.describe()}, comma-separated, e.g. {self.name}={example}"
+        if self.type == "bool":
+            return f"{self.describe()}: true or false"
+        return self.describe()
+
+
+def _parse_scalar(kind: str, text: str) -> Any:
+    if kind == "int":
+        return int(text)
+    if kind == "float":
+        return float(text)
+    if kind == "bool":
+        lowered = text.lower()
+        if lowered in ("true", "yes", "1", "on"):
+            return True
+        if lowered in ("false", "no", "0", "off"):
+            return False
+        raise ValueError(text)
+    return text
+
+
+def _has_type(kind: str, value: Any) -> bool:
+    if kind.startswith("list"):
+        return isinstance(value, (list, tuple)) and all(_has_type(kind[5:-1], v) for v in value)
+    if kind == "bool":
+        return isinstance(value, bool)
+    if kind == "int":
+        return isinstance(value, int) and not isinstance(value, bool)
+    if kind == "float":
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    return isinstance(value, str)
+
+
+@dataclass(frozen=True)
+class Paper:
+    title: str
+    authors: str
+    venue: str
+    year: int
+    arxiv: str | None = None
+    url: str | None = None
+
+    @property
+    def link(self) -> str | None:
+        return f"https://arxiv.org/abs/{self.arxiv}" if self.arxiv else self.url
+
+    def cite(self) -> str:
+        return f'{self.authors}, "{self.title}", {self.venue} {self.year}'
+
+
+@dataclass(frozen=True)
+class Contract:
+    layout: str
+    channels: str  # input: the parameter that receives the channels; output: an expression
+
+    def shape(self, symbol: str = "C") -> str:
+        dims = {"NCHW": "(B, {c}, H, W)", "NCL": "(B, {c}, L)", "NCDHW": "(B, {c}, D, H, W)",
+                "BNC": "(B, N, {c})", "NHWC": "(B, H, W, {c})", "BCNT": "(B, {c}, N, T)",
+                "BTND": "(B, T, N, {c})", "any": "(*)"}  # fmt: skip
+        return dims[self.layout].format(c=symbol)
+
+
+@dataclass(frozen=True)
+class TestCase:
+    params: dict[str, Any]
+    inputs: list[list[int]]
+    outputs: list[list[int]]
+    param_count: int
+
+
+@dataclass(frozen=True)
+class InvalidCase:
+    params: dict[str, Any]
+    match: str
+
+
+@dataclass(frozen=True)
+class BlockSpec:
+    id: str
+    class_name: str
+    module: str
+    aliases: tuple[str, ...]
+    summary: str
+    description: str
+    category: str
+    paper: Paper
+    role: str
+    template: str
+    uses: tuple[str, ...]
+    placement: str
+    input: Contract
+    output: Contract
+    params: dict[str, Param]
+    param_formula: str
+    param_where: dict[str, str]
+    tests: tuple[TestCase, ...]
+    invalid: tuple[InvalidCase, ...]
+    export_xfail: str | None
+    path: Path = field(compare=False)
+
+    def defaults(self) -> dict[str, Any]:
+        """Every parameter that has a default, with it."""
+        return {name: p.default for name, p in self.params.items() if not p.required}
+
+    def resolve(self, overrides: dict[str, str]) -> dict[str, Any]:
+        """Defaults updated with ``--set`` strings, parsed and checked."""
+        values = self.defaults()
+        for name, text in overrides.items():
+            param = self.param(name)
+            if param.required:
+                raise ParamError(
+                    f"--set {name}: {name} has no default and is passed when the block is constructed "
+                    f"(`plugforge add` infers it from your model); set only: {', '.join(self.defaults())}"
+                )
+            values[name] = param.parse(text)
+        self.check_relations(values)
+        return values
+
+    def param(self, name: str) -> Param:
+        if name not in self.params:
+            hint = difflib.get_close_matches(name, self.params, n=1)
+            suggestion = f" Did you mean {hint[0]!r}?" if hint else ""
+            raise ParamError(
+                f"{self.id} has no parameter {name!r}.{suggestion} "
+                f"Parameters: {', '.join(self.params)} (see `plugforge info {self.id}`)."
+            )
+        return self.params[name]
+
+    def check_relations(self, values: dict[str, Any]) -> None:
+        """Check constraints between parameters whose values are both known."""
+        for p in self.params.values():
+            if p.divides and values.get(p.name) and values.get(p.divides) is not None:
+                if values[p.divides] % values[p.name]:
+                    raise ParamError(
+                        f"{p.name}: {p.divides} ({values[p.divides]}) must be divisible "
+                        f"by {p.name} ({values[p.name]})"
+                    )
+
+    def count_params(self, values: dict[str, Any]) -> int:
+        """Evaluate the entry's parameter-count formula (derived from the paper)."""
+        scope = {**FORMULA_FUNCTIONS, **self.defaults(), **values}
+        for name, expression in self.param_where.items():
+            scope[name] = _evaluate(expression, scope)
+        return _evaluate(self.param_formula, scope)
+
+    @property
+    def constructor_params(self) -> list[str]:
+        return list(self.params)
+
+
+def _evaluate(expression: str, scope: dict[str, Any]) -> Any:
+    return eval(compile(expression, "<formula>", "eval"), {"__builtins__": {}}, scope)  # noqa: S307
+
+
+# -- loading ---------------------------------------------------------------------------
+
+
+class _Entry:
+    """Reads one TOML table and reports problems as `file: key: problem`."""
+
+    def __init__(self, path: Path, table: dict[str, Any], prefix: str = ""):
+        self.path, self.table, self.prefix = path, table, prefix
+
+    def fail(self, key: str, problem: str) -> CatalogError:
+        return CatalogError(f"{self.path.name}: {self.prefix}{key}: {problem}")
+
+    def get(self, key: str, kind: type | tuple[type, ...], default: Any = _MISSING) -> Any:
+        if key not in self.table:
+            if default is _MISSING:
+                raise self.fail(key, "is required")
+            return default
+        value = self.table[key]
+        if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+            names = kind.__name__ if isinstance(kind, type) else " or ".join(k.__name__ for k in kind)
+            raise self.fail(key, f"must be a {names}, got {value!r}")
+        return value
+
+    def sub(self, key: str, default: Any = _MISSING) -> _Entry:
+        return _Entry(self.path, self.get(key, dict, default), f"{self.prefix}{key}.")
+
+    def check_keys(self, allowed: set[str]) -> None:
+        for key in self.table:
+            if key not in allowed:
+                hint = difflib.get_close_matches(key, allowed, n=1)
+                raise self.fail(key, "unknown key" + (f" (did you mean {hint[0]!r}?)" if hint else ""))
+
+
+_ENTRY_KEYS = {
+    "id", "class", "module", "aliases", "summary", "description", "category", "paper",
+    "role", "template", "uses", "placement", "input", "output", "params", "param_count",
+    "tests", "invalid", "export_xfail",
+}  # fmt: skip
+_PARAM_KEYS = {"type", "doc", "default", "optional", "min", "max", "choices", "divides", "odd", "min_items"}
+
+
+def load_entry(path: Path, templates: set[str] | None = None, helpers: set[str] | None = None) -> BlockSpec:
+    """Read and validate one catalog file."""
+    try:
+        table = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as error:
+        raise CatalogError(f"{path.name}: invalid TOML: {error}") from None
+    entry = _Entry(path, table)
+    entry.check_keys(_ENTRY_KEYS)
+
+    block_id = entry.get("id", str)
+    if not block_id.isidentifier() or block_id != block_id.lower():
+        raise entry.fail("id", f"must be a lower-case identifier, got {block_id!r}")
+    if path.stem != block_id:
+        raise entry.fail("id", f"must match the file name ({path.stem!r}), got {block_id!r}")
+    class_name = entry.get("class", str)
+    if not class_name.isidentifier():
+        raise entry.fail("class", f"must be a Python identifier, got {class_name!r}")
+    module = entry.get("module", str, block_id)
+    if not module.isidentifier() or module in sys.stdlib_module_names:
+        raise entry.fail("module", f"{module!r} must be an identifier that shadows no standard-library module")
+    category = entry.get("category", str)
+    if category not in CATEGORIES:
+        raise entry.fail("category", f"must be one of {', '.join(CATEGORIES)}; got {category!r}")
+    role = entry.get("role", str)
+    if role not in ROLES:
+        raise entry.fail("role", f"must be one of {', '.join(ROLES)}; got {role!r}")
+
+    template = entry.get("template", str, f"{block_id}.py.j2")
+    if templates is not None and template not in templates:
+        raise entry.fail("template", f"no template {template!r} in templates/blocks/")
+    uses = tuple(entry.get("uses", list, []))
+    for helper in uses:
+        if helpers is not None and helper not in helpers:
+            raise entry.fail("uses", f"no helper template {helper!r} in templates/helpers/")
+
+    params = _load_params(entry.sub("params", {}))
+    inputs, outputs = _load_contract(entry.sub("input"), params, True), _load_contract(entry.sub("output"), params, False)
+    formula = entry.sub("param_count")
+    formula.check_keys({"formula", "where"})
+    spec = BlockSpec(
+        id=block_id,
+        class_name=class_name,
+        module=module,
+        aliases=tuple(a.lower() for a in entry.get("aliases", list, [])),
+        summary=entry.get("summary", str),
+        description=entry.get("description", str, "").strip(),
+        category=category,
+        paper=_load_paper(entry.sub("paper")),
+        role=role,
+        template=template,
+        uses=uses,
+        placement=entry.get("placement", str, ""),
+        input=inputs,
+        output=outputs,
+        params=params,
+        param_formula=_check_formula(formula, "formula", formula.get("formula", str)),
+        param_where={
+            k: _check_formula(formula, f"where.{k}", v) for k, v in formula.get("where", dict, {}).items()
+        },
+        tests=tuple(_load_test(entry, i, t) for i, t in enumerate(entry.get("tests", list))),
+        invalid=tuple(_load_invalid(entry, i, t) for i, t in enumerate(entry.get("invalid", list, []))),
+        export_xfail=entry.get("export_xfail", str, None),
+        path=path,
+    )
+    if not spec.tests:
+        raise entry.fail("tests", "needs at least one [[tests]] case")
+    for index, case in enumerate(spec.tests):
+        _check_case_params(entry, f"tests[{index}].params", spec, case.params)
+        counted = _count(entry, spec, index, case)
+        if counted != case.param_count:
+            raise entry.fail(
+                f"tests[{index}].param_count",
+                f"is {case.param_count}, but param_count.formula gives {counted} for these params",
+            )
+    for index, case in enumerate(spec.invalid):
+        for name in case.params:
+            if name not in params:
+                raise entry.fail(f"invalid[{index}].params", f"unknown parameter {name!r}")
+    return spec
+
+
+def _load_params(entry: _Entry) -> dict[str, Param]:
+    params = {}
+    for name in entry.table:
+        if not name.isidentifier():
+            raise entry.fail(name, "parameter names must be Python identifiers")
+        sub = entry.sub(name)
+        sub.check_keys(_PARAM_KEYS)
+        kind = sub.get("type", str)
+        if kind not in PARAM_TYPES:
+            raise sub.fail("type", f"must be one of {', '.join(PARAM_TYPES)}; got {kind!r}")
+        param = Param(
+            name=name,
+            type=kind,
+            doc=sub.get("doc", str),
+            default=sub.table.get("default", None if sub.table.get("optional") else _MISSING),
+            optional=sub.get("optional", bool, False),
+            min=sub.get("min", (int, float), None),
+            max=sub.get("max", (int, float), None),
+            choices=tuple(sub.get("choices", list, [])),
+            divides=sub.get("divides", str, None),
+            odd=sub.get("odd", bool, False),
+            min_items=sub.get("min_items", int, None),
+        )
+        if param.choices and param.type != "str":
+            raise sub.fail("choices", "only str parameters take choices")
+        if param.type == "str" and not param.choices:
+            raise sub.fail("choices", "str parameters must list their choices")
+        if not param.required:
+            try:
+                param.check(param.default)
+            except ParamError as error:
+                raise sub.fail("default", str(error)) from None
+        params[name] = param
+    for param in params.values():
+        if param.divides and param.divides not in params:
+            raise entry.fail(f"{param.name}.divides", f"names no parameter: {param.divides!r}")
+    return params
+
+
+def _load_contract(entry: _Entry, params: dict[str, Param], is_input: bool) -> Contract:
+    entry.check_keys({"layout", "channels"})
+    layout = entry.get("layout", str)
+    if layout not in LAYOUTS:
+        raise entry.fail("layout", f"must be one of {', '.join(LAYOUTS)}; got {layout!r}")
+    channels = entry.get("channels", str, "")
+    if is_input and channels and channels not in params:
+        raise entry.fail("channels", f"names no parameter: {channels!r}")
+    return Contract(layout, channels)
+
+
+def _load_paper(entry: _Entry) -> Paper:
+    entry.check_keys({"title", "authors", "venue", "year", "arxiv", "url"})
+    paper = Paper(
+        title=entry.get("title", str),
+        authors=entry.get("authors", str),
+        venue=entry.get("venue", str),
+        year=entry.get("year", int),
+        arxiv=entry.get("arxiv", str, None),
+        url=entry.get("url", str, None),
+    )
+    if not paper.link:
+        raise entry.fail("arxiv", "give the paper's arxiv id or a url")
+    return paper
+
+
+def _load_test(entry: _Entry, index: int, table: Any) -> TestCase:
+    case = _Entry(entry.path, table, f"tests[{index}].")
+    case.check_keys({"params", "inputs", "outputs", "param_count"})
+    inputs, outputs = case.get("inputs", list), case.get("outputs", list)
+    for key, shapes in (("inputs", inputs), ("outputs", outputs)):
+        if not shapes or not all(isinstance(s, list) and all(isinstance(d, int) for d in s) for s in shapes):
+            raise case.fail(key, "must be a non-empty list of shapes (lists of ints)")
+    if len(inputs) != len(outputs):
+        raise case.fail("outputs", f"needs one shape per input ({len(inputs)}), got {len(outputs)}")
+    return TestCase(case.get("params", dict, {}), inputs, outputs, case.get("param_count", int))
+
+
+def _load_invalid(entry: _Entry, index: int, table: Any) -> InvalidCase:
+    case = _Entry(entry.path, table, f"invalid[{index}].")
+    case.check_keys({"params", "match"})
+    return InvalidCase(case.get("params", dict), case.get("match", str))
+
+
+def _check_case_params(entry: _Entry, key: str, spec: BlockSpec, values: dict[str, Any]) -> None:
+    for name, param in spec.params.items():
+        if param.required and name not in values:
+            raise entry.fail(key, f"must give the required parameter {name!r}")
+    for name, value in values.items():
+        if name not in spec.params:
+            raise entry.fail(key, f"unknown parameter {name!r}")
+        try:
+            spec.params[name].check(value)
+        except ParamError as error:
+            raise entry.fail(key, str(error)) from None
+
+
+def _check_formula(entry: _Entry, key: str, expression: str) -> str:
+    try:
+        tree = ast.parse(expression, mode="eval")
+    except SyntaxError as error:
+        raise entry.fail(key, f"is not a Python expression: {error.msg}") from None
+    for node in ast.walk(tree):
+        if not isinstance(node, _FORMULA_NODES):
+            raise entry.fail(key, f"may not use {type(node).__name__} (arithmetic and {', '.join(FORMULA_FUNCTIONS)} only)")
+    return expression
+
+
+def _count(entry: _Entry, spec: BlockSpec, index: int, case: TestCase) -> int:
+    try:
+        return spec.count_params(case.params)
+    except Exception as error:  # noqa: BLE001 - any failure is the entry's formula at fault
+        raise entry.fail("param_count.formula", f"fails for tests[{index}]: {error}") from None
+
+
+# -- the catalog -----------------------------------------------------------------------
+
+
+class Catalog:
+    """Every entry, looked up by id or alias, case-insensitively."""
+
+    def __init__(self, specs: list[BlockSpec]):
+        self.specs = sorted(specs, key=lambda s: s.id)
+        self._names: dict[str, BlockSpec] = {}
+        for spec in self.specs:
+            for name in (spec.id, *spec.aliases):
+                other = self._names.setdefault(name, spec)
+                if other is not spec:
+                    raise CatalogError(f"{spec.path.name}: aliases: {name!r} is already used by {other.id!r}")
+
+    def get(self, name: str) -> BlockSpec:
+        key = name.strip().lower().replace("-", "_")
+        if key in self._names:
+            return self._names[key]
+        close = difflib.get_close_matches(key, self._names, n=5, cutoff=0.5)
+        close += [name for name in self._names if len(key) >= 2 and key in name]
+        ids = list(dict.fromkeys(self._names[name].id for name in close))[:3]
+        hint = f" Did you mean {' or '.join(map(repr, ids))}?" if ids else ""
+        raise UnknownBlockError(f"No block named {name!r}.{hint} Run `plugforge list` to see every block.")
+
+    def categories(self) -> list[str]:
+        return [c for c in CATEGORIES if any(s.category == c for s in self.specs)]
+
+
+def load_catalog(directory: Path | None = None) -> Catalog:
+    """Load and validate every entry of the catalog."""
+    from plugforge.resources import templates_dir
+
+    directory = directory or catalog_dir()
+    templates = templates_dir()
+    known_templates = {p.name for p in (templates / "blocks").glob("*.j2")}
+    known_helpers = {p.name.removesuffix(".py.j2") for p in (templates / "helpers").glob("*.py.j2")}
+    return Catalog([load_entry(p, known_templates, known_helpers) for p in sorted(directory.glob("*.toml"))])

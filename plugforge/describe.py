@@ -1,0 +1,76 @@
+"""Plain-text descriptions of catalog entries for `list` and `info`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from plugforge.catalog import BlockSpec
+
+
+def summary_row(spec: BlockSpec) -> dict[str, Any]:
+    """One entry as `plugforge list --json` shows it."""
+    return {
+        "id": spec.id,
+        "class": spec.class_name,
+        "category": spec.category,
+        "role": spec.role,
+        "summary": spec.summary,
+        "aliases": list(spec.aliases),
+        "paper": {"title": spec.paper.title, "venue": f"{spec.paper.venue} {spec.paper.year}", "link": spec.paper.link},
+    }
+
+
+def table(specs: list[BlockSpec]) -> str:
+    """A fixed-width table: id, class, category, summary."""
+    rows = [("ID", "CLASS", "CATEGORY", "SUMMARY")]
+    rows += [(s.id, s.class_name, s.category, s.summary) for s in specs]
+    widths = [max(len(row[i]) for row in rows) for i in range(3)]
+    return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(row, widths)) + "  " + row[3] for row in rows)
+
+
+def info(spec: BlockSpec) -> str:
+    """Everything a user needs to pick and wire a block."""
+    lines = [f"{spec.id}: {spec.class_name} ({spec.category}, role: {spec.role})", "", spec.summary, ""]
+    if spec.description:
+        lines += [spec.description, ""]
+    lines += [f"Paper:   {spec.paper.cite()}", f"         {spec.paper.link}"]
+    if spec.aliases:
+        lines.append(f"Aliases: {', '.join(spec.aliases)}")
+    lines += ["", "Parameters:"]
+    for p in spec.params.values():
+        default = "required" if p.required else f"default {_show(p.default)}"
+        lines.append(f"  {p.name}: {p.describe()}, {default}")
+        lines.append(f"      {p.doc}")
+    channels = spec.input.channels or "C"
+    lines += [
+        "",
+        "Shape:",
+        f"  input:  {spec.input.layout} {spec.input.shape(channels)}",
+        f"  output: {spec.output.layout} {spec.output.shape(spec.output.channels or channels)}",
+    ]
+    if spec.placement:
+        lines += ["", f"Usually placed: {spec.placement}"]
+    lines += ["", "Examples:", *(f"  {command}" for command in examples(spec))]
+    return "\n".join(lines)
+
+
+def examples(spec: BlockSpec) -> list[str]:
+    commands = [f"plugforge new {spec.id} -o blocks/"]
+    tunable = next((p for p in spec.params.values() if not p.required), None)
+    if tunable is not None:
+        commands.append(f"plugforge new {spec.id} --set {tunable.name}={_show(tunable.default, cli=True)}")
+    if spec.role == "insert":
+        commands.append(f"plugforge add {spec.id} --into model.py --after bn2")
+    elif spec.role == "replace":
+        commands.append(f"plugforge add {spec.id} --into model.py --replace conv2")
+    return commands
+
+
+def _show(value: Any, cli: bool = False) -> str:
+    if isinstance(value, (list, tuple)):
+        return ",".join(map(str, value)) if cli else "[" + ", ".join(map(str, value)) + "]"
+    if value is None:
+        return "none"
+    if isinstance(value, bool):
+        return str(value).lower()
+    return str(value) if cli else repr(value)

@@ -1,0 +1,23 @@
+import os
+import subprocess
+import sys
+
+import pytest
+
+from plugforge.catalog import load_catalog
+
+
+@pytest.fixture(scope="session")
+def catalog():
+    return load_catalog()
+
+
+def run_cli(*args, cwd=None, env=None):
+    """Run the installed CLI in a fresh interpreter, as a user would."""
+    return subprocess.run(
+        [sys.executable, "-m", "plugforge", *map(str, args)],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env={**os.environ, **(env or {})},
+    )

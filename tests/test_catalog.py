@@ -1,0 +1,193 @@
+"""Catalog entries load into typed specs, and malformed entries say exactly what is wrong."""
+
+import textwrap
+
+import pytest
+
+from plugforge.catalog import Catalog, load_catalog, load_entry
+from plugforge.errors import CatalogError, ParamError, UnknownBlockError
+
+VALID = """
+id = "toy"
+class = "Toy"
+summary = "A toy block."
+category = "channel attention"
+role = "insert"
+
+[paper]
+title = "Toy"
+authors = "Doe et al."
+venue = "CVPR"
+year = 2020
+arxiv = "2001.00001"
+
+[input]
+layout = "NCHW"
+channels = "channels"
+
+[output]
+layout = "NCHW"
+channels = "channels"
+
+[params.channels]
+type = "int"
+min = 1
+doc = "Channels."
+
+[params.kernels]
+type = "list[int]"
+default = [3, 5]
+min = 1
+odd = true
+min_items = 2
+doc = "Kernel sizes."
+
+[params.groups]
+type = "int"
+default = 4
+min = 1
+divides = "channels"
+doc = "Groups."
+
+[params.mode]
+type = "str"
+default = "a"
+choices = ["a", "b"]
+doc = "Mode."
+
+[param_count]
+formula = "channels * sum(k * k for k in kernels) // groups"
+
+[[tests]]
+params = { channels = 8 }
+inputs = [[2, 8, 4, 4]]
+outputs = [[2, 8, 4, 4]]
+param_count = 68
+"""
+
+
+def write(tmp_path, text, name="toy"):
+    path = tmp_path / f"{name}.toml"
+    path.write_text(textwrap.dedent(text))
+    return path
+
+
+def test_every_bundled_entry_loads(catalog):
+    assert len(catalog.specs) >= 1
+    for spec in catalog.specs:
+        assert spec.tests and spec.paper.link and spec.summary
+
+
+def test_a_valid_entry_becomes_a_typed_spec(tmp_path):
+    spec = load_entry(write(tmp_path, VALID))
+    assert spec.class_name == "Toy" and spec.module == "toy"
+    assert spec.params["kernels"].default == [3, 5]
+    assert spec.params["channels"].required
+    assert spec.defaults() == {"kernels": [3, 5], "groups": 4, "mode": "a"}
+    assert spec.count_params({"channels": 8}) == 68
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (('class = "Toy"', 'class = "not valid"'), "toy.toml: class: must be a Python identifier"),
+        (('role = "insert"', 'role = "sideways"'), "toy.toml: role: must be one of insert, replace"),
+        (('category = "channel attention"', 'category = "magic"'), "toy.toml: category: must be one of"),
+        (('summary = "A toy block."', ""), "toy.toml: summary: is required"),
+        (('year = 2020', 'year = "2020"'), "toy.toml: paper.year: must be a int"),
+        (('arxiv = "2001.00001"', ""), "toy.toml: paper.arxiv: give the paper's arxiv id or a url"),
+        (('type = "list[int]"', 'type = "list[str]"'), "toy.toml: params.kernels.type: must be one of"),
+        (('default = [3, 5]', 'default = [3, 4]'), "toy.toml: params.kernels.default: kernels must be"),
+        (('divides = "channels"', 'divides = "chanels"'), "toy.toml: params.groups.divides: names no parameter"),
+        (('choices = ["a", "b"]', ""), "toy.toml: params.mode.choices: str parameters must list their choices"),
+        (('param_count = 68', 'param_count = 69'), "toy.toml: tests[0].param_count: is 69, but param_count.formula gives 68"),
+        (('channels * sum', "__import__('os') or sum"), "toy.toml: param_count.formula: fails for tests[0]"),
+        (('channels * sum(k * k for k in kernels)', 'channels.bit_length()'), "param_count.formula: may not use Attribute"),
+        (('params = { channels = 8 }', 'params = { }'), "tests[0].params: must give the required parameter 'channels'"),
+        (('params = { channels = 8 }', 'params = { channels = 8, reduce = 2 }'), "tests[0].params: unknown parameter 'reduce'"),
+        (('outputs = [[2, 8, 4, 4]]', 'outputs = []'), "tests[0].outputs: must be a non-empty list of shapes"),
+        (('layout = "NCHW"\nchannels = "channels"\n\n[output]', 'layout = "NCHW"\nchannels = "width"\n\n[output]'), "input.channels: names no parameter: 'width'"),
+        (('id = "toy"', 'id = "toy"\nsumary = "typo"'), "toy.toml: sumary: unknown key (did you mean 'summary'?)"),
+    ],
+)
+def test_malformed_entries_name_file_key_and_problem(tmp_path, change, message):
+    old, new = change
+    assert old in VALID
+    with pytest.raises(CatalogError) as error:
+        load_entry(write(tmp_path, VALID.replace(old, new, 1)))
+    assert message in str(error.value)
+
+
+def test_invalid_toml_names_the_file(tmp_path):
+    with pytest.raises(CatalogError, match=r"toy.toml: invalid TOML"):
+        load_entry(write(tmp_path, VALID + "\nthis is not toml"))
+
+
+def test_id_must_match_file_name_and_module_must_not_shadow_stdlib(tmp_path):
+    with pytest.raises(CatalogError, match="id: must match the file name"):
+        load_entry(write(tmp_path, VALID, name="other"))
+    with pytest.raises(CatalogError, match="module: 'gc' must be an identifier that shadows no standard-library"):
+        load_entry(write(tmp_path, VALID.replace('role = "insert"', 'role = "insert"\nmodule = "gc"')))
+
+
+def test_missing_template_or_helper_is_reported(tmp_path):
+    path = write(tmp_path, VALID.replace('role = "insert"', 'role = "insert"\nuses = ["nope"]'))
+    with pytest.raises(CatalogError, match="template: no template 'toy.py.j2'"):
+        load_entry(path, templates=set(), helpers=set())
+    with pytest.raises(CatalogError, match="uses: no helper template 'nope'"):
+        load_entry(path, templates={"toy.py.j2"}, helpers=set())
+
+
+def test_duplicate_alias_is_rejected(tmp_path):
+    first = load_entry(write(tmp_path, VALID.replace('role = "insert"', 'role = "insert"\naliases = ["shared"]')))
+    second = load_entry(
+        write(tmp_path, VALID.replace('id = "toy"', 'id = "toy2"').replace('role = "insert"', 'role = "insert"\naliases = ["shared"]'), name="toy2")
+    )
+    with pytest.raises(CatalogError, match="'shared' is already used by 'toy'"):
+        Catalog([first, second])
+
+
+def test_lookup_is_case_insensitive_and_accepts_aliases(catalog):
+    assert catalog.get("SE").id == "se"
+    assert catalog.get("SENet").id == "se"
+    assert catalog.get("squeeze-excitation").id == "se"
+
+
+def test_unknown_block_suggests_a_close_match(catalog):
+    with pytest.raises(UnknownBlockError, match="Did you mean 'se'"):
+        catalog.get("senett")
+    with pytest.raises(UnknownBlockError, match="plugforge list"):
+        catalog.get("zzzzzz")
+
+
+def test_set_values_are_parsed_and_checked(tmp_path):
+    spec = load_entry(write(tmp_path, VALID))
+    values = spec.resolve({"kernels": "3,5,7", "groups": "2", "mode": "b"})
+    assert values == {"kernels": [3, 5, 7], "groups": 2, "mode": "b"}
+    assert spec.resolve({"kernels": "[1, 3]"})["kernels"] == [1, 3]
+
+
+@pytest.mark.parametrize(
+    "sets, message",
+    [
+        ({"kernels": "3,x"}, r"--set kernels=3,x: expected list\[int\] \(at least 2 items, each >= 1, each odd\), comma-separated, e.g. kernels=3,5,7"),
+        ({"kernels": "3,4"}, r"--set kernels=3,4: kernels must be list\[int\] \(.*each odd"),
+        ({"kernels": "3"}, r"kernels needs at least 2 items"),
+        ({"groups": "0"}, r"--set groups=0: groups must be int \(>= 1, divides channels\), got 0"),
+        ({"mode": "c"}, r"mode must be str \(one of 'a', 'b'\), got 'c'"),
+        ({"grups": "2"}, r"toy has no parameter 'grups'. Did you mean 'groups'\?"),
+        ({"channels": "8"}, r"--set channels: channels has no default"),
+    ],
+)
+def test_bad_set_values_name_parameter_type_and_constraint(tmp_path, sets, message):
+    spec = load_entry(write(tmp_path, VALID))
+    with pytest.raises(ParamError, match=message):
+        spec.resolve(sets)
+
+
+def test_bool_and_optional_values_parse():
+    catalog = load_catalog()
+    se = catalog.get("se")
+    assert se.params["reduction"].parse(" 8 ") == 8
+    with pytest.raises(ParamError, match="expected int"):
+        se.params["reduction"].parse("8.5")
