@@ -212,12 +212,15 @@ class Paper:
 class Contract:
     layout: str
     channels: str  # input: the parameter that receives the channels; output: an expression
+    stride: str = ""  # output only: the parameter or expression that divides H and W
 
     def shape(self, symbol: str = "C") -> str:
-        dims = {"NCHW": "(B, {c}, H, W)", "NCL": "(B, {c}, L)", "NCDHW": "(B, {c}, D, H, W)",
-                "BNC": "(B, N, {c})", "NHWC": "(B, H, W, {c})", "BCNT": "(B, {c}, N, T)",
+        dims = {"NCHW": "(B, {c}, {h}, {w})", "NCL": "(B, {c}, L)", "NCDHW": "(B, {c}, D, {h}, {w})",
+                "BNC": "(B, N, {c})", "NHWC": "(B, {h}, {w}, {c})", "BCNT": "(B, {c}, N, T)",
                 "BTND": "(B, T, N, {c})", "any": "(*)"}  # fmt: skip
-        return dims[self.layout].format(c=symbol)
+        if self.stride:
+            return dims[self.layout].format(c=symbol, h=f"ceil(H / {self.stride})", w=f"ceil(W / {self.stride})")
+        return dims[self.layout].format(c=symbol, h="H", w="W")
 
 
 @dataclass(frozen=True)
@@ -309,7 +312,8 @@ class BlockSpec:
 
 
 def _evaluate(expression: str, scope: dict[str, Any]) -> Any:
-    return eval(compile(expression, "<formula>", "eval"), {"__builtins__": {}}, scope)  # noqa: S307
+    # The scope is the globals so that generator expressions see parameters and functions too.
+    return eval(compile(expression, "<formula>", "eval"), {"__builtins__": {}, **scope})  # noqa: S307
 
 
 # -- loading ---------------------------------------------------------------------------
@@ -474,14 +478,14 @@ def _load_params(entry: _Entry) -> dict[str, Param]:
 
 
 def _load_contract(entry: _Entry, params: dict[str, Param], is_input: bool) -> Contract:
-    entry.check_keys({"layout", "channels"})
+    entry.check_keys({"layout", "channels"} if is_input else {"layout", "channels", "stride"})
     layout = entry.get("layout", str)
     if layout not in LAYOUTS:
         raise entry.fail("layout", f"must be one of {', '.join(LAYOUTS)}; got {layout!r}")
     channels = entry.get("channels", str, "")
     if is_input and channels and channels not in params:
         raise entry.fail("channels", f"names no parameter: {channels!r}")
-    return Contract(layout, channels)
+    return Contract(layout, channels, "" if is_input else entry.get("stride", str, ""))
 
 
 def _load_paper(entry: _Entry) -> Paper:

@@ -200,7 +200,7 @@ def constraint_checks(spec: BlockSpec) -> str:
     for param in spec.params.values():
         for condition, message in _violations(param):
             if param.optional:
-                condition = f"{param.name} is not None and ({condition})"
+                condition = f"{param.name} is not None and " + (f"({condition})" if " or " in condition else condition)
             lines += [f"if {condition}:", f'    raise ValueError(f"{message}")']
     return "\n        ".join(lines)
 
@@ -209,7 +209,8 @@ def _violations(p: Param) -> list[tuple[str, str]]:
     name, found = p.name, []
     if p.is_list:
         if p.min_items is not None:
-            found.append((f"len({name}) < {p.min_items}", f"{name} needs at least {p.min_items} items, got {{{name}}}"))
+            items = "item" if p.min_items == 1 else "items"
+            found.append((f"len({name}) < {p.min_items}", f"{name} needs at least {p.min_items} {items}, got {{{name}}}"))
         item_rules = _scalar_rules(p, "v")
         if item_rules:
             condition = " or ".join(item_rules)
