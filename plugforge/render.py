@@ -170,7 +170,7 @@ def docstring(spec: BlockSpec, values: dict[str, Any]) -> str:
     lines = [spec.summary, ""]
     if spec.description:
         lines += [*spec.description.splitlines(), ""]
-    lines += [spec.paper.cite() + ".", spec.paper.link, "", "Args:"]
+    lines += [*_wrap(spec.paper.cite() + ".", "", ""), spec.paper.link, "", "Args:"]
     for param in spec.params.values():
         lines += _wrap(f"{param.name}: {param.doc}", "    ", "        ")
     channels = spec.input.channels or "C"
@@ -270,8 +270,9 @@ def _bad_values(p: Param, current: Any) -> list[Any]:
             bad.append([wrong, *current[1:]] if p.is_list else wrong)
     if p.choices:
         bad.append("not-a-choice")
-    if p.odd and scalar is not None:
-        bad.append([scalar + 1, *current[1:]] if p.is_list else scalar + 1)
+    if p.odd:
+        odd = scalar if scalar is not None else int(p.min or 1) | 1
+        bad.append([odd + 1, *current[1:]] if p.is_list else odd + 1)
     if p.is_list and p.min_items:
         bad.append(list(current[: p.min_items - 1]))
     return bad
