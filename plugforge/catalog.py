@@ -47,6 +47,7 @@ FORMULA_FUNCTIONS = {
     "ceil": math.ceil,
     "int": int,
     "len": len,
+    "zip": zip,
     "log2": math.log2,
     "max": max,
     "min": min,
