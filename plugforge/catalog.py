@@ -214,6 +214,14 @@ class Contract:
     layout: str
     channels: str  # input: the parameter that receives the channels; output: an expression
     stride: str = ""  # output only: the parameter or expression that divides H and W
+    names: tuple[str, ...] = ()  # several tensors: forward(*names) / a returned tuple
+    shapes: tuple[str, ...] = ()  # hand-written shape per name, for the docstring and `info`
+
+    def describe(self, symbol: str = "C") -> list[str]:
+        """One ``name: shape`` line per tensor (a single line when there is one tensor)."""
+        if not self.names:
+            return [self.shape(symbol)]
+        return [f"{name}: {shape}" for name, shape in zip(self.names, self.shapes)]
 
     def shape(self, symbol: str = "C") -> str:
         dims = {"NCHW": "(B, {c}, {h}, {w})", "NCL": "(B, {c}, L)", "NCDHW": "(B, {c}, D, {h}, {w})",
@@ -308,8 +316,12 @@ class BlockSpec:
         return _evaluate(self.param_formula, scope)
 
     @property
-    def constructor_params(self) -> list[str]:
-        return list(self.params)
+    def multi_input(self) -> bool:
+        return bool(self.input.names)
+
+    @property
+    def multi_output(self) -> bool:
+        return bool(self.output.names)
 
 
 def _evaluate(expression: str, scope: dict[str, Any]) -> Any:
@@ -393,9 +405,12 @@ def load_entry(path: Path, templates: set[str] | None = None, helpers: set[str] 
         if helpers is not None and helper not in helpers:
             raise entry.fail("uses", f"no helper template {helper!r} in templates/helpers/")
 
+    utility = role == "utility"  # a function: no constructor, tests of its own
     params = _load_params(entry.sub("params", {}))
-    inputs, outputs = _load_contract(entry.sub("input"), params, True), _load_contract(entry.sub("output"), params, False)
-    formula = entry.sub("param_count")
+    contracts = [_load_contract(entry.sub(key, {} if utility else _MISSING), params, key == "input") for key in ("input", "output")]
+    inputs, outputs = contracts
+    arity = (max(1, len(inputs.names)), max(1, len(outputs.names)))
+    formula = entry.sub("param_count", {"formula": "0"} if utility else _MISSING)
     formula.check_keys({"formula", "where"})
     spec = BlockSpec(
         id=block_id,
@@ -417,12 +432,12 @@ def load_entry(path: Path, templates: set[str] | None = None, helpers: set[str] 
         param_where={
             k: _check_formula(formula, f"where.{k}", v) for k, v in formula.get("where", dict, {}).items()
         },
-        tests=tuple(_load_test(entry, i, t) for i, t in enumerate(entry.get("tests", list))),
+        tests=tuple(_load_test(entry, i, t, arity) for i, t in enumerate(entry.get("tests", list, [] if utility else _MISSING))),
         invalid=tuple(_load_invalid(entry, i, t) for i, t in enumerate(entry.get("invalid", list, []))),
         export_xfail=entry.get("export_xfail", str, None),
         path=path,
     )
-    if not spec.tests:
+    if not spec.tests and not utility:
         raise entry.fail("tests", "needs at least one [[tests]] case")
     for index, case in enumerate(spec.tests):
         _check_case_params(entry, f"tests[{index}].params", spec, case.params)
@@ -479,14 +494,20 @@ def _load_params(entry: _Entry) -> dict[str, Param]:
 
 
 def _load_contract(entry: _Entry, params: dict[str, Param], is_input: bool) -> Contract:
-    entry.check_keys({"layout", "channels"} if is_input else {"layout", "channels", "stride"})
-    layout = entry.get("layout", str)
+    entry.check_keys({"layout", "channels", "names", "shapes"} | (set() if is_input else {"stride"}))
+    layout = entry.get("layout", str, "any" if not entry.table else _MISSING)
     if layout not in LAYOUTS:
         raise entry.fail("layout", f"must be one of {', '.join(LAYOUTS)}; got {layout!r}")
     channels = entry.get("channels", str, "")
     if is_input and channels and channels not in params:
         raise entry.fail("channels", f"names no parameter: {channels!r}")
-    return Contract(layout, channels, "" if is_input else entry.get("stride", str, ""))
+    names = tuple(entry.get("names", list, []))
+    shapes = tuple(entry.get("shapes", list, []))
+    if names and (len(names) < 2 or not all(isinstance(n, str) and n.isidentifier() for n in names)):
+        raise entry.fail("names", "must list two or more identifiers, one per tensor")
+    if len(shapes) != len(names):
+        raise entry.fail("shapes", f"needs one shape description per name ({len(names)}), got {len(shapes)}")
+    return Contract(layout, channels, "" if is_input else entry.get("stride", str, ""), names, shapes)
 
 
 def _load_paper(entry: _Entry) -> Paper:
@@ -504,16 +525,24 @@ def _load_paper(entry: _Entry) -> Paper:
     return paper
 
 
-def _load_test(entry: _Entry, index: int, table: Any) -> TestCase:
+def _load_test(entry: _Entry, index: int, table: Any, arity: tuple[int, int]) -> TestCase:
     case = _Entry(entry.path, table, f"tests[{index}].")
     case.check_keys({"params", "inputs", "outputs", "param_count"})
     inputs, outputs = case.get("inputs", list), case.get("outputs", list)
-    for key, shapes in (("inputs", inputs), ("outputs", outputs)):
-        if not shapes or not all(isinstance(s, list) and all(isinstance(d, int) for d in s) for s in shapes):
-            raise case.fail(key, "must be a non-empty list of shapes (lists of ints)")
+    for key, shapes, count in (("inputs", inputs, arity[0]), ("outputs", outputs, arity[1])):
+        if not shapes or not all(_is_call(s, count) for s in shapes):
+            what = "shapes (lists of ints)" if count == 1 else f"groups of {count} shapes, one per name"
+            raise case.fail(key, f"must be a non-empty list of {what}")
     if len(inputs) != len(outputs):
         raise case.fail("outputs", f"needs one shape per input ({len(inputs)}), got {len(outputs)}")
     return TestCase(case.get("params", dict, {}), inputs, outputs, case.get("param_count", int))
+
+
+def _is_call(value: Any, count: int) -> bool:
+    """A shape (count 1) or a list of ``count`` shapes."""
+    if count == 1:
+        return isinstance(value, list) and all(isinstance(d, int) and not isinstance(d, bool) for d in value)
+    return isinstance(value, list) and len(value) == count and all(_is_call(v, 1) for v in value)
 
 
 def _load_invalid(entry: _Entry, index: int, table: Any) -> InvalidCase:

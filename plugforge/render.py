@@ -40,7 +40,8 @@ class PyStr(str):
     """A validated string hyperparameter: written as its ``repr()``."""
 
 
-def _literal(value: Any) -> str:
+def literal(value: Any) -> str:
+    """Python source for a validated value; lists become tuples."""
     if isinstance(value, (list, tuple)):
         return repr(tuple(value))
     return repr(value)
@@ -51,7 +52,7 @@ def _finalize(value: Any) -> Any:
         return str(value)  # StrictUndefined raises here, naming the missing value
     if isinstance(value, Code) or (isinstance(value, str) and not isinstance(value, PyStr)):
         return value
-    return _literal(str(value) if isinstance(value, PyStr) else value)
+    return literal(str(value) if isinstance(value, PyStr) else value)
 
 
 @dataclass(frozen=True)
@@ -111,7 +112,7 @@ def _render_tests(env: jinja2.Environment, spec: BlockSpec, values: dict[str, An
                 "choose compatible values or pass --no-tests"
             ) from None
         for shape_in, shape_out in zip(case.inputs, case.outputs):
-            cases.append((case.params, tuple(shape_in), tuple(shape_out)))
+            cases.append((case.params, _shapes(shape_in), _shapes(shape_out)))
         counts.append((case.params, spec.count_params(merged)))
     context = {
         "spec": spec,
@@ -122,9 +123,12 @@ def _render_tests(env: jinja2.Environment, spec: BlockSpec, values: dict[str, An
         "counts": Code(_table(counts)),
         "invalid": Code(_table(invalid_cases(spec))),
         "export_xfail": spec.export_xfail,
+        "multi_input": spec.multi_input,
+        "multi_output": spec.multi_output,
         "extra": f"tests/{spec.template.removesuffix('.py.j2')}.py.j2",
     }
-    source = header(spec, values) + "\n" + _template(env, "test_block.py.j2", context)
+    skeleton = "test_utility.py.j2" if spec.role == "utility" else "test_block.py.j2"
+    source = header(spec, values) + "\n" + _template(env, skeleton, context)
     return _format(source, f"{spec.id} tests")
 
 
@@ -153,13 +157,18 @@ def _format(source: str, what: str) -> str:
         raise RenderError(f"rendered {what} is not valid Python: {error}") from None
 
 
+def _shapes(shape: list) -> tuple:
+    """A shape as a tuple, or a group of shapes (one per named tensor) as a tuple of tuples."""
+    return tuple(_shapes(s) for s in shape) if shape and isinstance(shape[0], list) else tuple(shape)
+
+
 def _table(rows: list[tuple]) -> str:
     """A list literal with one row per line, as black would lay it out."""
     return "[\n" + "".join(f"    {_row(row)},\n" for row in rows) + "]"
 
 
 def _row(row: tuple) -> str:
-    return "(" + ", ".join(_literal(v) if not isinstance(v, dict) else repr(v) for v in row) + ")"
+    return "(" + ", ".join(literal(v) if not isinstance(v, dict) else repr(v) for v in row) + ")"
 
 
 # -- generated parts of the block ------------------------------------------------------
@@ -170,14 +179,24 @@ def docstring(spec: BlockSpec, values: dict[str, Any]) -> str:
     lines = [spec.summary, ""]
     if spec.description:
         lines += [*spec.description.splitlines(), ""]
-    lines += [*_wrap(spec.paper.cite() + ".", "", ""), spec.paper.link, "", "Args:"]
+    lines += [*_wrap(spec.paper.cite() + ".", "", ""), spec.paper.link]
+    if spec.params:
+        lines += ["", "Args:"]
     for param in spec.params.values():
         lines += _wrap(f"{param.name}: {param.doc}", "    ", "        ")
-    channels = spec.input.channels or "C"
-    lines += ["", "Shape:", f"    - Input: {spec.input.shape(_symbol(channels))}"]
-    lines.append(f"    - Output: {spec.output.shape(_symbol(spec.output.channels or channels))}")
+    if spec.role != "utility":
+        channels = spec.input.channels or "C"
+        lines += ["", "Shape:"]
+        lines += _shape_lines("Input", spec.input.describe(_symbol(channels)))
+        lines += _shape_lines("Output", spec.output.describe(_symbol(spec.output.channels or channels)))
     body = "\n".join(f"    {line}" if line else "" for line in lines[1:])
     return f'"""{lines[0]}\n\n{body.lstrip(chr(10))}\n    """'
+
+
+def _shape_lines(label: str, shapes: list[str]) -> list[str]:
+    if len(shapes) == 1:
+        return [f"    - {label}: {shapes[0]}"]
+    return [f"    - {label}s:", *(f"        {shape}" for shape in shapes)]
 
 
 def _symbol(expression: str) -> str:
@@ -251,7 +270,7 @@ def invalid_cases(spec: BlockSpec) -> list[tuple[dict[str, Any], str]]:
     One case per declared bound or choice (derived from the entry), plus the
     entry's own ``[[invalid]]`` cases for constraints data cannot express.
     """
-    base = dict(spec.tests[0].params)
+    base = dict(spec.tests[0].params) if spec.tests else {}
     found = []
     for p in spec.params.values():
         current = base.get(p.name, p.default)

@@ -89,9 +89,9 @@ def test_rendered_block_has_no_debris(spec):
     calls = {n.func.id for n in ast.walk(tree) if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)}
     assert "print" not in calls
     assert ".cuda()" not in block and "TODO" not in block
-    classes = [n for n in tree.body if isinstance(n, ast.ClassDef)]
-    assert spec.class_name in {c.name for c in classes}
-    for cls in classes:
-        assert ast.get_docstring(cls), f"{cls.name} has no docstring"
-    main = next(c for c in classes if c.name == spec.class_name)
+    defined = [n for n in tree.body if isinstance(n, (ast.ClassDef, ast.FunctionDef))]
+    assert spec.class_name in {d.name for d in defined}
+    for definition in defined:
+        assert ast.get_docstring(definition), f"{definition.name} has no docstring"
+    main = next(d for d in defined if d.name == spec.class_name)
     assert spec.paper.link in ast.get_docstring(main)

@@ -56,13 +56,13 @@ choices = ["a", "b"]
 doc = "Mode."
 
 [param_count]
-formula = "channels * sum(k * k for k in kernels) // groups"
+formula = "channels * (channels // groups) * sum(k * k for k in kernels) + channels * len(kernels)"
 
 [[tests]]
 params = { channels = 8 }
 inputs = [[2, 8, 4, 4]]
 outputs = [[2, 8, 4, 4]]
-param_count = 68
+param_count = 560
 """
 
 
@@ -84,7 +84,7 @@ def test_a_valid_entry_becomes_a_typed_spec(tmp_path):
     assert spec.params["kernels"].default == [3, 5]
     assert spec.params["channels"].required
     assert spec.defaults() == {"kernels": [3, 5], "groups": 4, "mode": "a"}
-    assert spec.count_params({"channels": 8}) == 68
+    assert spec.count_params({"channels": 8}) == 560
 
 
 @pytest.mark.parametrize(
@@ -100,14 +100,17 @@ def test_a_valid_entry_becomes_a_typed_spec(tmp_path):
         (('default = [3, 5]', 'default = [3, 4]'), "toy.toml: params.kernels.default: kernels must be"),
         (('divides = "channels"', 'divides = "chanels"'), "toy.toml: params.groups.divides: names no parameter"),
         (('choices = ["a", "b"]', ""), "toy.toml: params.mode.choices: str parameters must list their choices"),
-        (('param_count = 68', 'param_count = 69'), "toy.toml: tests[0].param_count: is 69, but param_count.formula gives 68"),
-        (('channels * sum', "__import__('os') or sum"), "toy.toml: param_count.formula: fails for tests[0]"),
-        (('channels * sum(k * k for k in kernels)', 'channels.bit_length()'), "param_count.formula: may not use Attribute"),
+        (('param_count = 560', 'param_count = 69'), "toy.toml: tests[0].param_count: is 69, but param_count.formula gives 560"),
+        (('channels * (channels', "__import__('os') or (channels"), "toy.toml: param_count.formula: fails for tests[0]"),
+        (('channels * len(kernels)', 'channels.bit_length()'), "param_count.formula: may not use Attribute"),
         (('params = { channels = 8 }', 'params = { }'), "tests[0].params: must give the required parameter 'channels'"),
         (('params = { channels = 8 }', 'params = { channels = 8, reduce = 2 }'), "tests[0].params: unknown parameter 'reduce'"),
         (('outputs = [[2, 8, 4, 4]]', 'outputs = []'), "tests[0].outputs: must be a non-empty list of shapes"),
         (('layout = "NCHW"\nchannels = "channels"\n\n[output]', 'layout = "NCHW"\nchannels = "width"\n\n[output]'), "input.channels: names no parameter: 'width'"),
         (('id = "toy"', 'id = "toy"\nsumary = "typo"'), "toy.toml: sumary: unknown key (did you mean 'summary'?)"),
+        (('channels = "channels"\n\n[output]', 'channels = "channels"\nnames = ["x"]\n\n[output]'), "input.names: must list two or more identifiers"),
+        (('channels = "channels"\n\n[output]', 'channels = "channels"\nnames = ["a", "b"]\n\n[output]'), "input.shapes: needs one shape description per name (2), got 0"),
+        (('channels = "channels"\n\n[output]', 'channels = "channels"\nnames = ["a", "b"]\nshapes = ["(B, C)", "(B, C)"]\n\n[output]'), "tests[0].inputs: must be a non-empty list of groups of 2 shapes, one per name"),
     ],
 )
 def test_malformed_entries_name_file_key_and_problem(tmp_path, change, message):

@@ -39,7 +39,8 @@ def toy(tmp_path, monkeypatch):
     (templates / "blocks" / "toy.py.j2").write_text(TOY_TEMPLATE)
     (templates / "helpers" / "helper.py.j2").write_text(HELPER)
     real = render_module.templates_dir()
-    (templates / "test_block.py.j2").write_text((real / "test_block.py.j2").read_text())
+    for skeleton in ("test_block.py.j2", "test_utility.py.j2"):
+        (templates / skeleton).write_text((real / skeleton).read_text())
     monkeypatch.setattr(render_module, "templates_dir", lambda: templates)
     entry = tmp_path / "toy.toml"
     entry.write_text(VALID.replace('role = "insert"', 'role = "insert"\nuses = ["helper", "helper"]'))
@@ -136,3 +137,71 @@ def test_toy_render_runs(toy, tmp_path):
     assert block(torch.randn(1, 8, 5, 7)).shape == (1, 8, 5, 7)
     with pytest.raises(ValueError, match="must be divisible by groups"):
         namespace["Toy"](6)
+
+
+FUSE_ENTRY = VALID.replace('role = "insert"', 'role = "fuse"').replace(
+    '[input]\nlayout = "NCHW"\nchannels = "channels"',
+    '[input]\nlayout = "NCHW"\nchannels = "channels"\nnames = ["high", "low"]\nshapes = ["(B, C, H, W)", "(B, C, 2H, 2W)"]',
+).replace(
+    '[output]\nlayout = "NCHW"\nchannels = "channels"',
+    '[output]\nlayout = "NCHW"\nchannels = "channels"\nnames = ["fine", "coarse"]\nshapes = ["(B, C, 2H, 2W)", "(B, C, H, W)"]',
+).replace(
+    "inputs = [[2, 8, 4, 4]]\noutputs = [[2, 8, 4, 4]]",
+    "inputs = [[[2, 8, 3, 5], [2, 8, 6, 10]], [[1, 8, 2, 2], [1, 8, 4, 4]]]\n"
+    "outputs = [[[2, 8, 6, 10], [2, 8, 3, 5]], [[1, 8, 4, 4], [1, 8, 2, 2]]]",
+)
+
+FUSE_TEMPLATE = TOY_TEMPLATE.replace(
+    "    def forward(self, x: torch.Tensor) -> torch.Tensor:\n        return x + sum(conv(x) for conv in self.convs)\n",
+    "    def forward(self, high: torch.Tensor, low: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:\n"
+    "        fine = low + F.interpolate(sum(conv(high) for conv in self.convs), size=low.shape[-2:])\n"
+    "        return fine, high + F.adaptive_avg_pool2d(fine, high.shape[-2:])\n",
+)
+
+
+def _run_rendered(tmp_path, files):
+    import subprocess
+    import sys
+
+    pytest.importorskip("torch")
+    out = tmp_path / "rendered"
+    out.mkdir()
+    for name, text in files.items():
+        (out / name).write_text(text)
+    return subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(out)], cwd=out, capture_output=True, text=True)
+
+
+def test_multi_input_multi_output_blocks_get_working_generic_tests(toy, tmp_path):
+    _, templates = toy
+    (templates / "blocks" / "toy.py.j2").write_text(FUSE_TEMPLATE)
+    entry = tmp_path / "toy.toml"
+    entry.write_text(FUSE_ENTRY)
+    spec = load_entry(entry)
+    assert spec.multi_input and spec.multi_output
+    files = render(spec, spec.defaults())
+    assert "- Inputs:\n            high: (B, C, H, W)\n            low: (B, C, 2H, 2W)" in files.block
+    assert "((2, 8, 3, 5), (2, 8, 6, 10))" in files.tests
+    result = _run_rendered(tmp_path, {"toy.py": files.block, "test_toy.py": files.tests})
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "1 skipped" in result.stdout  # the batch-1 case skips the training-mode test
+
+
+def test_utility_entries_render_a_function_and_its_own_tests(toy, tmp_path):
+    _, templates = toy
+    (templates / "blocks" / "toy.py.j2").write_text(
+        'def {{ cls }}(module: nn.Module) -> nn.Module:\n    """Zero every bias.\n\n    https://arxiv.org/abs/2001.00001\n    """\n'
+        "    for m in module.modules():\n        if getattr(m, 'bias', None) is not None:\n            nn.init.zeros_(m.bias)\n    return module\n"
+    )
+    (templates / "tests").mkdir()
+    (templates / "tests" / "toy.py.j2").write_text(
+        "\n\ndef test_biases_are_zeroed():\n    conv = {{ cls }}(nn.Conv2d(2, 3, 1))\n    assert torch.count_nonzero(conv.bias) == 0\n"
+    )
+    entry = tmp_path / "toy.toml"
+    head = VALID.split("[paper]")[0].replace('role = "insert"', 'role = "utility"').replace('class = "Toy"', 'class = "zero_biases"')
+    entry.write_text(head.replace('category = "channel attention"', 'category = "utility"') + "[paper]" + VALID.split("[paper]")[1].split("[input]")[0])
+    spec = load_entry(entry)
+    assert spec.tests == () and spec.params == {}
+    files = render(spec, spec.defaults())
+    assert "def zero_biases(module: nn.Module) -> nn.Module:" in files.block
+    result = _run_rendered(tmp_path, {"toy.py": files.block, "test_toy.py": files.tests})
+    assert result.returncode == 0 and "1 passed" in result.stdout, result.stdout + result.stderr
