@@ -1,0 +1,240 @@
+"""File-level plumbing around the wiring: configuration, import paths, all-or-nothing writes.
+
+Like ``plugforge.wire`` this module never imports torch, the catalog or the renderer.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import tempfile
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import NamedTuple
+
+from .wire.errors import WireError
+
+STYLES = ("module", "inline")
+CONFIG_KEYS = ("blocks-dir", "tests-dir", "style")
+
+
+@dataclass(frozen=True)
+class Config:
+    """``[tool.plugforge]`` of the nearest pyproject.toml, with defaults filled in.
+
+    ``blocks-dir`` and ``tests-dir`` set in pyproject.toml are relative to its
+    directory; without them blocks go to ``blocks/`` next to the model file.
+    """
+
+    blocks_dir: Path
+    tests_dir: Path | None = None
+    style: str = "module"
+    pyproject: Path | None = None
+
+
+class ImportSpec(NamedTuple):
+    """How the model file imports a vendored block, and the package files that must be created."""
+
+    module: str
+    level: int
+    missing_inits: list[Path]
+
+
+def find_config(model_path: Path | str) -> Config:
+    """Read the nearest pyproject.toml above the model file; nothing is created."""
+    model_dir = Path(model_path).resolve().parent
+    pyproject = _nearest(model_dir, "pyproject.toml")
+    table = _plugforge_table(pyproject) if pyproject else {}
+    unknown = sorted(set(table) - set(CONFIG_KEYS))
+    if unknown:
+        raise WireError(
+            f"unknown key(s) {', '.join(unknown)} in [tool.plugforge] of {pyproject}; "
+            f"valid keys: {', '.join(CONFIG_KEYS)}"
+        )
+    style = table.get("style", "module")
+    if style not in STYLES:
+        raise WireError(f'style = {style!r} in [tool.plugforge] of {pyproject}; use "module" or "inline"')
+    base = pyproject.parent if pyproject else model_dir
+    blocks_dir = base / _path_value(table, "blocks-dir", pyproject) if "blocks-dir" in table else model_dir / "blocks"
+    tests_dir = base / _path_value(table, "tests-dir", pyproject) if "tests-dir" in table else None
+    return Config(blocks_dir=blocks_dir, tests_dir=tests_dir, style=style, pyproject=pyproject)
+
+
+def _nearest(directory: Path, name: str) -> Path | None:
+    for candidate in (directory, *directory.parents):
+        if (candidate / name).is_file():
+            return candidate / name
+    return None
+
+
+def _plugforge_table(pyproject: Path) -> dict:
+    try:
+        data = tomllib.loads(pyproject.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as error:
+        raise WireError(f"cannot read {pyproject}: {error}; fix the TOML syntax") from None
+    table = data.get("tool", {}).get("plugforge", {})
+    if not isinstance(table, dict):
+        raise WireError(f"[tool.plugforge] in {pyproject} must be a table")
+    return table
+
+
+def _path_value(table: dict, key: str, pyproject: Path | None) -> str:
+    value = table[key]
+    if not isinstance(value, str) or not value.strip():
+        raise WireError(f"{key} in [tool.plugforge] of {pyproject} must be a non-empty path string")
+    return value
+
+
+def import_for(model_path: Path | str, block_file_path: Path | str) -> ImportSpec:
+    """The import the model needs for a block file: relative inside a package, absolute beside a script."""
+    model_dir = Path(model_path).resolve().parent
+    block_file = Path(block_file_path).resolve()
+    if (model_dir / "__init__.py").is_file():
+        packages = _package_chain(model_dir)
+        for level, package in enumerate(packages, start=1):
+            if block_file.is_relative_to(package):
+                return ImportSpec(_module_path(block_file, package), level, _missing_inits(block_file, package))
+        root = packages[-1].parent
+    else:
+        root = model_dir
+    if not block_file.is_relative_to(root):
+        raise WireError(
+            f"the blocks directory {block_file.parent} is outside {root}, so the model cannot import from it; "
+            f"set blocks-dir under {root} in [tool.plugforge], or use --inline"
+        )
+    return ImportSpec(_module_path(block_file, root), 0, _missing_inits(block_file, root))
+
+
+def module_file(model_path: Path | str, origin: str) -> Path:
+    """The file behind an import of the model (``blocks.sk``, ``.blocks.sk``): inverse of ``import_for``.
+
+    ``remove`` reports the block modules it stopped importing this way, so the caller
+    can delete a vendored file nothing imports any more.
+    """
+    model_dir = Path(model_path).resolve().parent
+    module = origin.lstrip(".")
+    level = len(origin) - len(module)
+    if level:
+        base = model_dir.parents[level - 2] if level > 1 else model_dir
+    elif (model_dir / "__init__.py").is_file():
+        base = _package_chain(model_dir)[-1].parent
+    else:
+        base = model_dir
+    return base.joinpath(*module.split(".")).with_suffix(".py")
+
+
+def _package_chain(directory: Path) -> list[Path]:
+    """The package holding the model and every enclosing package, innermost first."""
+    chain = [directory]
+    while (chain[-1].parent / "__init__.py").is_file() and chain[-1].parent != chain[-1]:
+        chain.append(chain[-1].parent)
+    return chain
+
+
+def _module_path(block_file: Path, root: Path) -> str:
+    parts = [*block_file.relative_to(root).parent.parts, block_file.stem]
+    bad = [part for part in parts if not part.isidentifier()]
+    if bad:
+        raise WireError(f"cannot import {block_file}: {', '.join(bad)} is not a valid module name; rename it")
+    return ".".join(parts)
+
+
+def _missing_inits(block_file: Path, root: Path) -> list[Path]:
+    """``__init__.py`` files to create so that every directory from root to the block is a package."""
+    directory, missing = block_file.parent, []
+    while directory != root:
+        if not (directory / "__init__.py").exists():
+            missing.insert(0, directory / "__init__.py")
+        directory = directory.parent
+    return missing
+
+
+def write_all(changes: dict[Path, str | None], dry_run: bool) -> str:
+    """Write every file or none (``None`` deletes); a dry run returns a unified diff instead.
+
+    Contents are written exactly as given (CRLF and BOM included). Files whose
+    content does not change are left alone.
+    """
+    changes = {Path(path): content for path, content in changes.items() if _read(Path(path)) != content}
+    if dry_run:
+        return "".join(_diff(path, content) for path, content in changes.items())
+    staged = _stage(changes)
+    for temporary, path in staged:
+        os.replace(temporary, path)
+    for path, content in changes.items():
+        if content is None:
+            path.unlink(missing_ok=True)
+    return "".join(
+        f"{'deleted' if content is None else 'wrote'} {_display(path)}\n" for path, content in changes.items()
+    )
+
+
+def _stage(changes: dict[Path, str | None]) -> list[tuple[str, Path]]:
+    """Write each new content to a temporary file beside its target; on any failure, undo and raise."""
+    staged: list[tuple[str, Path]] = []
+    created: list[Path] = []
+    try:
+        for path, content in changes.items():
+            if content is None:
+                continue
+            created += _make_directories(path.parent)
+            handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+            staged.append((temporary, path))
+            with os.fdopen(handle, "w", encoding="utf-8", newline="") as stream:
+                stream.write(content)
+            os.chmod(temporary, _mode_for(path))
+    except BaseException:
+        for temporary, _ in staged:
+            Path(temporary).unlink(missing_ok=True)
+        for directory in reversed(created):
+            directory.rmdir()
+        raise
+    return staged
+
+
+def _make_directories(directory: Path) -> list[Path]:
+    missing = [parent for parent in (directory, *directory.parents) if not parent.exists()]
+    for parent in reversed(missing):
+        parent.mkdir()
+    return list(reversed(missing))
+
+
+def _mode_for(path: Path) -> int:
+    """Keep an existing file's permissions; new files get the usual 0o666 minus umask."""
+    if path.exists():
+        return path.stat().st_mode & 0o7777
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
+def _read(path: Path) -> str | None:
+    if not path.is_file():
+        return None
+    with path.open(encoding="utf-8", newline="") as stream:
+        return stream.read()
+
+
+def _diff(path: Path, new: str | None) -> str:
+    old, name = _read(path), _display(path)
+    lines = difflib.unified_diff(
+        _lines(old),
+        _lines(new),
+        fromfile=f"a/{name}" if old is not None else "/dev/null",
+        tofile=f"b/{name}" if new is not None else "/dev/null",
+    )
+    return f"diff --git a/{name} b/{name}\n" + "".join(
+        line if line.endswith("\n") else line + "\n\\ No newline at end of file\n" for line in lines
+    )
+
+
+def _lines(text: str | None) -> list[str]:
+    return text.splitlines(keepends=True) if text else []
+
+
+def _display(path: Path) -> str:
+    try:
+        return path.resolve().relative_to(Path.cwd().resolve()).as_posix()
+    except ValueError:
+        return path.resolve().as_posix()

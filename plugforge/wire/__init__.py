@@ -1,0 +1,10 @@
+"""Source-to-source wiring of plug-and-play blocks into PyTorch model files.
+
+Pure libcst: knows nothing of the catalog or rendering, and never imports torch.
+"""
+
+from .api import add, anchors, module_classes, remove
+from .datatypes import Anchor, Block, Result, Source
+from .errors import WireError
+
+__all__ = ["Anchor", "Block", "Result", "Source", "WireError", "add", "anchors", "module_classes", "remove"]

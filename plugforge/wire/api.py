@@ -1,0 +1,354 @@
+"""The wiring operations: ``add``, ``remove``, ``anchors`` and ``module_classes``."""
+
+from __future__ import annotations
+
+import keyword as python_keywords
+from dataclasses import dataclass
+
+import libcst as cst
+
+from . import locate as locating
+from .analysis import ClassAnalysis, Resolver
+from .anchors import list_anchors
+from .channels import input_channels, output_channels
+from .datatypes import ROLES, Anchor, Block, Result, Source
+from .document import parse
+from .errors import WireError
+from .imports import add_import, imported_block_names, is_import_line, remove_import
+from .inline import inline, inlined_names, remove_inlined
+from .insert import attribute_line, block_call, insert_line, remove_line, unwrap_calls, wrap_calls
+from .nodes import callee, code, indentation_of, names_read, parse_expression, short
+from .position import Position, choose
+from .replace import mark, original_text, replacement, restore
+from .sequential import locate, paths, with_element, without_element
+
+ALREADY_WIRED = "already wired; nothing to do"
+
+
+def module_classes(source: str) -> list[str]:
+    """Names of the nn.Module subclasses defined in the file."""
+    return [node.name.value for node in locating.module_classes(parse(source).module)]
+
+
+def anchors(source: str, class_name: str | None = None) -> list[Anchor]:
+    """Every attribute of the class a block can be wired next to."""
+    module = parse(source).module
+    node = locating.select_class(module, class_name)
+    return list_anchors(Resolver(module).analysis(node.name.value))
+
+
+@dataclass(frozen=True)
+class _Request:
+    block: Block
+    origin: Source
+    name: str
+    class_name: str | None
+    after: str | None
+    before: str | None
+    replace: str | None
+    channels: str | None
+
+    def check(self) -> None:
+        role, block_name = self.block.role, self.block.class_name
+        if not block_name.isidentifier() or not all(key.isidentifier() for key in self.block.kwargs):
+            raise WireError(
+                f"invalid block {block_name!r} or parameter names {list(self.block.kwargs)}; fix the catalog"
+            )
+        if role not in ROLES:
+            raise WireError(f"unknown role {role!r} for {block_name}; the catalog must use one of {', '.join(ROLES)}")
+        if role == "fuse":
+            raise WireError(f"{block_name} fuses several inputs, so it cannot be wired automatically; call it by hand")
+        if sum(option is not None for option in (self.after, self.before, self.replace)) > 1:
+            raise WireError("use only one of --after, --before and --replace")
+        if self.replace is not None and role != "replace":
+            raise WireError(
+                f"--replace needs a conv-like block; {block_name} is an {role} block: use --after or --before"
+            )
+        if role == "replace" and (self.after or self.before):
+            raise WireError(f"{block_name} is conv-like (role replace): use --replace ATTR, or leave the position out")
+        if not self.name.isidentifier() or python_keywords.iskeyword(self.name):
+            raise WireError(f"--name must be a Python identifier, got {self.name!r}")
+        if (self.origin.module is None) == (self.origin.inline_code is None):
+            raise WireError("the block source must be either a module to import or code to inline, not both or neither")
+        if self.channels is not None:
+            parse_expression(self.channels, "--channels")
+
+
+def add(
+    source: str,
+    block: Block,
+    origin: Source,
+    *,
+    name: str,
+    class_name: str | None = None,
+    after: str | None = None,
+    before: str | None = None,
+    replace: str | None = None,
+    channels: str | None = None,
+) -> Result:
+    """Wire ``block`` into the model source; running it twice changes nothing the second time."""
+    request = _Request(block, origin, name, class_name, after, before, replace, channels)
+    request.check()
+    return _add(source, request, check_wired=True)
+
+
+def _add(source: str, request: _Request, check_wired: bool) -> Result:
+    document = parse(source)
+    module = document.module
+    node = locating.select_class(module, request.class_name)
+    analysis = Resolver(module).analysis(node.name.value)
+    if check_wired and _attribute_already_wired(source, request, analysis):
+        return Result(source, [ALREADY_WIRED])
+    position = choose(analysis, request.block.role, request.after, request.before, request.replace)
+    key = _wired_element(analysis, position, request.block) if check_wired else None
+    if key and _reproduces(source, request, key, analysis.name):
+        return Result(source, [ALREADY_WIRED])
+    new_node, messages = _apply(analysis, position, request)
+    module = _swap(module, node, new_node)
+    module, origin_messages = _attach(module, request)
+    messages = [_default_message(analysis, position, request), *messages, *origin_messages]
+    return Result(document.render(module), [message for message in messages if message])
+
+
+def _attribute_already_wired(source: str, request: _Request, analysis: ClassAnalysis) -> bool:
+    """Whether the add was already done; an attribute wired with other settings is an error."""
+    for key in _wired_attributes(analysis, request):
+        if _reproduces(source, request, key, analysis.name):
+            return True
+        if request.block.role != "replace" or request.replace:
+            raise WireError(
+                f"{analysis.name}.{key} is already wired with other settings; "
+                f"run `plugforge remove {key}` first, or pick another --name"
+            )
+    return False
+
+
+def _wired_attributes(analysis: ClassAnalysis, request: _Request) -> list[str]:
+    """Attributes that may already hold this block: they are checked by re-running the add."""
+    model, block_name = analysis.model, request.block.class_name
+    if request.block.role == "replace":
+        names = [request.replace] if request.replace else list(model.assignments)
+        return [name for name in names if name in model.assignments and original_text(model.assignments[name].line)]
+    if request.name in model.class_level_names:
+        raise WireError(f"{model.name} already defines {request.name}; choose another --name")
+    existing = model.assignments.get(request.name)
+    if existing is None:
+        return []
+    if callee(existing.value) != block_name:
+        raise WireError(f"{model.name} already has self.{request.name} = {code(existing.value)}; choose another --name")
+    return [request.name]
+
+
+def _wired_element(analysis: ClassAnalysis, position: Position, block: Block) -> str | None:
+    """The Sequential element next to the anchor (or, for a default, the anchor) if it is this block."""
+    if "." not in position.anchor or position.mode == "replace":
+        return None
+    slot = locate(analysis, position.anchor)
+    parent = position.anchor.rsplit(".", 1)[0]
+    candidates = [slot.index + (1 if position.mode == "after" else 0)]
+    candidates += [slot.index] if position.default else []
+    for index in candidates:
+        if index < len(slot.call.args) and callee(slot.call.args[index].value) == block.class_name:
+            return f"{parent}.{index}"
+    return None
+
+
+def _reproduces(source: str, request: _Request, key: str, class_name: str) -> bool:
+    """Whether removing ``key`` and adding again gives back ``source``."""
+    restored = remove(source, key, class_name).source
+    return _add(restored, request, check_wired=False).source == source
+
+
+def _apply(analysis: ClassAnalysis, position: Position, request: _Request) -> tuple[cst.ClassDef, list[str]]:
+    if position.mode == "replace":
+        return _replace(analysis, position, request)
+    if "." in position.anchor:
+        return _insert_into_sequential(analysis, position, request)
+    return _insert_attribute(analysis, position, request)
+
+
+def _insert_attribute(analysis: ClassAnalysis, position: Position, request: _Request):
+    anchor, before = position.anchor, position.mode == "before"
+    channels, note = _channels(analysis, position, request)
+    call = block_call(request.block, channels)
+    line = attribute_line(request.name, call)
+    node = insert_line(analysis.model.node, analysis.model.assignments[anchor].line, line, before)
+    node, count = wrap_calls(node, anchor, request.name, before)
+    messages = [f"added self.{request.name} = {code(call)} {position.mode} self.{anchor} in {analysis.name}.__init__"]
+    messages += [note] if note else []
+    if count > 1:
+        messages.append(f"{anchor} is called {count} times in {analysis.name}; wrapped every call")
+    return node, messages
+
+
+def _insert_into_sequential(analysis: ClassAnalysis, position: Position, request: _Request):
+    slot = locate(analysis, position.anchor)
+    channels, note = _channels(analysis, position, request)
+    call = block_call(request.block, channels)
+    index = slot.index + (0 if position.mode == "before" else 1)
+    node = analysis.model.node.deep_replace(slot.call, with_element(slot.call, index, call))
+    path = f"{position.anchor.rsplit('.', 1)[0]}.{index}"
+    messages = [f"inserted {code(call)} as {path} ({position.mode} {position.anchor}); remove it by the name {path}"]
+    return node, messages + ([note] if note else [])
+
+
+def _replace(analysis: ClassAnalysis, position: Position, request: _Request):
+    anchor = position.anchor
+    if "." in anchor:
+        raise WireError(
+            f"--replace takes an attribute of the class; {anchor} is inside a Sequential, replace it by hand"
+        )
+    assignment = analysis.model.assignments[anchor]
+    channels = parse_expression(request.channels, "--channels") if request.channels else None
+    call, notes = replacement(anchor, analysis.layer(anchor), request.block, channels)
+    node = analysis.model.node.deep_replace(assignment.line, mark(assignment.line, call))
+    message = f"replaced self.{anchor} = {short(assignment.value)} by {code(call)}; `remove {anchor}` restores it"
+    return node, [message, *notes]
+
+
+def _channels(analysis: ClassAnalysis, position: Position, request: _Request):
+    """``(expression, note)`` for the block's first argument; ``(None, None)`` when it takes none."""
+    block = request.block
+    if block.role == "layer" and block.params[:1] != ("channels",):
+        return None, None
+    if request.channels is not None:
+        return (
+            parse_expression(request.channels, "--channels"),
+            f"channels: {request.channels.strip()} (from --channels)",
+        )
+    after = position.mode == "after"
+    if "." in position.anchor:
+        slot = locate(analysis, position.anchor)
+        channels, constructor = (slot.channels_out if after else slot.channels_in), short(slot.element)
+    else:
+        layer = analysis.layer(position.anchor)
+        channels = output_channels(layer) if after else input_channels(layer)
+        constructor = short(analysis.model.assignments[position.anchor].value)
+    if channels is None:
+        raise WireError(
+            f"cannot infer the channels {position.mode} {position.anchor} "
+            f"({position.anchor} = {constructor}); pass --channels EXPR"
+        )
+    return channels, f"channels: {code(channels)}, read from {position.anchor} = {constructor}"
+
+
+def _default_message(analysis: ClassAnalysis, position: Position, request: _Request) -> str | None:
+    if not position.default:
+        return None
+    verb = "replaces" if position.mode == "replace" else f"placed {position.mode}"
+    return (
+        f"{verb} {position.anchor} in {analysis.name} (default for {request.block.role} blocks); "
+        f"explicit: --class {analysis.name} {position.option}"
+    )
+
+
+def _attach(module: cst.Module, request: _Request) -> tuple[cst.Module, list[str]]:
+    origin, block_name = request.origin, request.block.class_name
+    if origin.inline_code is not None:
+        return inline(module, block_name, origin.inline_code)
+    module, message = add_import(module, block_name, origin.module, origin.level)
+    return module, [message] if message else []
+
+
+def remove(source: str, name: str, class_name: str | None = None) -> Result:
+    """Undo ``add``: the attribute and its calls, the Sequential element, or the replaced line.
+
+    ``removed_origins`` lists the block modules (``blocks.sk``, ``.blocks.sk``) whose
+    import was dropped because nothing uses them any more.
+    """
+    document = parse(source)
+    module = document.module
+    name = name.strip()
+    node = _class_holding(module, name, class_name)
+    analysis = Resolver(module).analysis(node.name.value)
+    assignment = analysis.model.assignments[name.split(".")[0]]
+    if "." in name:
+        new_node, block_name, messages = _remove_element(analysis, name)
+    elif original_text(assignment.line):
+        new_node, block_name, messages = _restore(analysis, assignment, module.default_indent)
+    else:
+        new_node, block_name, messages = _remove_attribute(analysis, assignment)
+    module, origins, more = _drop_origin(_swap(module, node, new_node), block_name)
+    return Result(document.render(module), messages + more, origins)
+
+
+def _class_holding(module: cst.Module, name: str, class_name: str | None) -> cst.ClassDef:
+    attribute = name.split(".")[0]
+    if class_name is not None:
+        candidates = [locating.select_class(module, class_name)]
+    else:
+        candidates = locating.module_classes(module)
+    holding = [node for node in candidates if attribute in locating.ClassModel(node).assignments]
+    if len(holding) == 1:
+        return holding[0]
+    if not holding:
+        found = ", ".join(_removable(module)) or "none"
+        raise WireError(f"nothing named {name!r} to remove; wired blocks found: {found}")
+    choices = ", ".join(f"--class {node.name.value}" for node in holding)
+    raise WireError(f"several classes have self.{attribute}; choose one: {choices}")
+
+
+def _removable(module: cst.Module) -> list[str]:
+    """``name (in Class)`` for what looks wired: block instances and replaced lines."""
+    blocks = imported_block_names(module) | inlined_names(module)
+    found = []
+    for node in locating.module_classes(module):
+        for name, assignment in locating.ClassModel(node).assignments.items():
+            if original_text(assignment.line):
+                found.append(f"{name} (in {node.name.value}, replaced)")
+                continue
+            candidates = [(name, assignment.value), *paths(name, assignment.value)]
+            found += [f"{path} (in {node.name.value})" for path, value in candidates if callee(value) in blocks]
+    return found
+
+
+def _remove_element(analysis: ClassAnalysis, path: str):
+    slot = locate(analysis, path)
+    node = analysis.model.node.deep_replace(slot.call, without_element(slot.call, slot.index))
+    return node, callee(slot.element), [f"removed {code(slot.element)} ({path}) from {analysis.name}"]
+
+
+def _restore(analysis: ClassAnalysis, assignment: locating.Assignment, default_indent: str):
+    indent = indentation_of(analysis.model.node, assignment.line, default_indent)
+    original = restore(assignment.line, indent)
+    node = analysis.model.node.deep_replace(assignment.line, original)
+    message = f"restored self.{assignment.name} = {short(original.body[0].value)} in {analysis.name}"
+    return node, callee(assignment.value), [message]
+
+
+def _remove_attribute(analysis: ClassAnalysis, assignment: locating.Assignment):
+    name = assignment.name
+    if assignment.count > 1:
+        raise WireError(
+            f"self.{name} is assigned {assignment.count} times in {analysis.name}.__init__; remove it by hand"
+        )
+    node = remove_line(analysis.model.node, assignment.line)
+    node, count = unwrap_calls(node, name)
+    left = locating.ClassModel(node).uses_of(name)
+    if left.other:
+        raise WireError(
+            f"self.{name} is still used in {analysis.name} ({left.describe()}) besides calls; "
+            f"remove that use by hand, then run remove again"
+        )
+    messages = [f"removed self.{name} = {code(assignment.value)} from {analysis.name}.__init__"]
+    messages += [f"unwrapped {count} call(s) of self.{name}"] if count else []
+    return node, callee(assignment.value), messages
+
+
+def _drop_origin(module: cst.Module, block_name: str | None):
+    """Remove the block's import or inlined code once nothing uses it: ``(module, origins, messages)``."""
+    if not block_name or "." in block_name:
+        return module, [], []
+    if block_name in inlined_names(module):
+        module, messages = remove_inlined(module, block_name)
+        return module, [], messages
+    if block_name in names_read(statement for statement in module.body if not is_import_line(statement)):
+        return module, [], []
+    module, origin = remove_import(module, block_name)
+    if origin is None:
+        return module, [], []
+    return module, [origin], [f"removed the import of {block_name} from {origin}"]
+
+
+def _swap(module: cst.Module, old: cst.ClassDef, new: cst.ClassDef) -> cst.Module:
+    return module.with_changes(body=[new if statement is old else statement for statement in module.body])

@@ -1,0 +1,143 @@
+"""Where a block goes: the explicit ``--after/--before/--replace`` or the paper's default."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import libcst as cst
+
+from .analysis import ClassAnalysis
+from .anchors import describe, list_anchors, workable
+from .channels import CONV, OPAQUE, PASS, Layer, category
+from .errors import WireError
+from .nodes import literal_int, short
+from .sequential import is_literal_sequential
+
+
+@dataclass(frozen=True)
+class Position:
+    mode: str  # "after", "before" or "replace"
+    anchor: str  # attribute, or "attr.i" for an element of a Sequential literal
+    default: bool = False
+
+    @property
+    def option(self) -> str:
+        return f"--{self.mode} {self.anchor}"
+
+
+def choose(analysis: ClassAnalysis, role: str, after: str | None, before: str | None, replace: str | None) -> Position:
+    for mode, anchor in (("after", after), ("before", before), ("replace", replace)):
+        if anchor:
+            check_anchor(analysis, anchor.strip(), mode)
+            return Position(mode, anchor.strip())
+    if role == "replace":
+        return Position("replace", default_replace(analysis), default=True)
+    return Position("after", default_insert(analysis), default=True)
+
+
+def check_anchor(analysis: ClassAnalysis, anchor: str, mode: str) -> None:
+    """Errors for anchors that do not exist or that forward never calls."""
+    model = analysis.model
+    attribute = anchor.split(".")[0]
+    if attribute not in model.assignments:
+        raise WireError(
+            f"{model.name} has no attribute {attribute!r} assigned in __init__; anchors:\n{_anchors(analysis)}"
+        )
+    if model.assignments[attribute].count > 1:
+        raise WireError(
+            f"self.{attribute} is assigned {model.assignments[attribute].count} times in {model.name}.__init__, "
+            f"so plugforge cannot tell which one to wire; choose another anchor:\n{_anchors(analysis)}"
+        )
+    if "." in anchor or mode == "replace":
+        return
+    uses = model.uses_of(anchor)
+    if uses.calls == 0:
+        options = ", ".join(f"--{mode} {name}" for name in workable(list_anchors(analysis)) if name != anchor)
+        raise WireError(
+            f"{anchor} is {uses.describe()} in {model.name}, never called directly, so there is no call to wrap; "
+            f"wire next to a layer that forward calls: {options or 'none found'}"
+        )
+
+
+def default_insert(analysis: ClassAnalysis) -> str:
+    """After the last conv/norm layer of the main branch, before the residual sum or return."""
+    chain = _main_chain(analysis)
+    for hit in chain.hits:
+        if hit.swapped or hit.category == PASS:
+            continue
+        if hit.category == CONV:
+            return _inside_sequential(analysis, hit.attribute)
+        raise _no_default(
+            analysis, f"its main branch ends in {_layer(analysis, hit.attribute)}, not a conv or norm layer"
+        )
+    raise _no_default(analysis, _stop_reason(chain.stop))
+
+
+def default_replace(analysis: ClassAnalysis) -> str:
+    """The last k x k (k > 1) nn.Conv2d of the main branch."""
+    chain = _main_chain(analysis)
+    for hit in chain.hits:
+        if hit.category == OPAQUE:
+            break
+        layer = analysis.layer(hit.attribute)
+        if not hit.swapped and layer and layer.kind == "Conv2d" and not layer.via_class and _kernel_above_one(layer):
+            return hit.attribute
+    raise _no_default(analysis, "no k x k nn.Conv2d (k > 1) feeds its result")
+
+
+def _main_chain(analysis: ClassAnalysis):
+    flow = analysis.flow()
+    if flow is None:
+        raise WireError(f"{analysis.name} has no forward method; choose the class that runs the layers with --class")
+    return flow.main_chain()
+
+
+def _inside_sequential(analysis: ClassAnalysis, attribute: str) -> str:
+    """``attr.i`` for the last conv/norm element when ``attr`` is a Sequential literal."""
+    node, layer = analysis.model.assignments[attribute].value, analysis.layer(attribute)
+    path = attribute
+    while is_literal_sequential(node) and layer is not None and layer.elements:
+        index = _last_conv_index(layer.elements)
+        if index is None:
+            break
+        path += f".{index}"
+        node, layer = node.args[index].value, layer.elements[index]
+    return path
+
+
+def _last_conv_index(elements) -> int | None:
+    for index in reversed(range(len(elements))):
+        kind = category(elements[index])
+        if kind == CONV:
+            return index
+        if kind not in (PASS, OPAQUE):
+            return None
+    return None
+
+
+def _kernel_above_one(layer: Layer) -> bool:
+    kernel = layer.args.get("kernel_size")
+    values = [element.value for element in kernel.elements] if isinstance(kernel, cst.Tuple) else [kernel]
+    return any((literal_int(value) or 0) > 1 for value in values)
+
+
+def _stop_reason(stop: str | None) -> str:
+    if stop is None:
+        return "no conv or norm layer feeds the result of forward"
+    return f"tracing forward's result back stops at {stop}"
+
+
+def _layer(analysis: ClassAnalysis, attribute: str) -> str:
+    assignment = analysis.model.assignments.get(attribute)
+    return f"self.{attribute} = {short(assignment.value)}" if assignment else f"self.{attribute}"
+
+
+def _no_default(analysis: ClassAnalysis, reason: str) -> WireError:
+    return WireError(
+        f"no default position in {analysis.name}: {reason}; "
+        f"choose one with --after/--before ATTR (--replace ATTR for replace blocks). Anchors:\n{_anchors(analysis)}"
+    )
+
+
+def _anchors(analysis: ClassAnalysis) -> str:
+    return describe(list_anchors(analysis))
