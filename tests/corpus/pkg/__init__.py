@@ -1,0 +1,1 @@
+"""A model package whose modules use relative imports."""
