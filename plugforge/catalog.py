@@ -312,8 +312,8 @@ class BlockSpec:
         """Evaluate the entry's parameter-count formula (derived from the paper)."""
         scope = {**FORMULA_FUNCTIONS, **self.defaults(), **values}
         for name, expression in self.param_where.items():
-            scope[name] = _evaluate(expression, scope)
-        return _evaluate(self.param_formula, scope)
+            scope[name] = evaluate(expression, scope)
+        return evaluate(self.param_formula, scope)
 
     @property
     def multi_input(self) -> bool:
@@ -324,7 +324,8 @@ class BlockSpec:
         return bool(self.output.names)
 
 
-def _evaluate(expression: str, scope: dict[str, Any]) -> Any:
+def evaluate(expression: str, scope: dict[str, Any]) -> Any:
+    """Evaluate a catalog expression (formula, output width) over parameter values."""
     # The scope is the globals so that generator expressions see parameters and functions too.
     return eval(compile(expression, "<formula>", "eval"), {"__builtins__": {}, **scope})  # noqa: S307
 

@@ -104,3 +104,87 @@ def new(block: str, out_dir: Path, sets: tuple[str, ...], no_tests: bool, force:
     for written in new_block(spec, values, out_dir, with_tests=not no_tests, force=force):
         click.echo(f"{written.status:>11}  {written.path}")
 
+
+
+@main.command()
+@click.argument("block")
+@click.option("--into", "model", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="The model's .py file to rewrite.")  # fmt: skip
+@click.option("--class", "class_name", metavar="CLASS", help="The nn.Module to change; optional when the file has one.")
+@click.option("--after", metavar="ATTR", help="Insert after self.ATTR (or seq.INDEX inside an nn.Sequential).")
+@click.option("--before", metavar="ATTR", help="Insert before self.ATTR.")
+@click.option("--replace", metavar="ATTR", help="Replace self.ATTR (a conv or pooling layer) with the block.")
+@click.option("--name", help="Attribute name for the block. Default: the block id.")
+@click.option("--set", "sets", multiple=True, metavar="NAME=VALUE", help="Set a hyperparameter. Repeatable.")
+@click.option("--channels", metavar="EXPR", help="Channel expression to pass instead of the inferred one.")
+@click.option("--inline", is_flag=True, help="Put the block's code into the model file instead of blocks/.")
+@click.option("--dry-run", is_flag=True, help="Print a unified diff of every file; write nothing.")
+def add(block: str, model: Path, class_name: str | None, after: str | None, before: str | None,
+        replace: str | None, name: str | None, sets: tuple[str, ...], channels: str | None,
+        inline: bool, dry_run: bool) -> None:  # fmt: skip
+    """Wire BLOCK into the model class in the file given by --into.
+
+    The block is rendered to blocks/<block>.py next to the model (or the
+    blocks-dir of [tool.plugforge] in pyproject.toml) and imported, or inlined
+    with --inline. It is constructed in __init__ with the channel expression of
+    its anchor and called in forward. Without a position, the block goes where
+    its paper puts it; the chosen position is printed. Every file is written, or
+    none.
+
+    \b
+    Examples:
+      plugforge add sknet --into model.py
+      plugforge add se --into model.py --class Bottleneck --after bn3
+      plugforge add ghost --into model.py --replace conv2 --dry-run
+    """
+    from plugforge import wiring
+
+    if sum(option is not None for option in (after, before, replace)) > 1:
+        raise click.UsageError("--after, --before and --replace choose the position: give only one of them")
+    outcome = wiring.add(
+        load_catalog().get(block), _parse_sets(sets), model, class_name=class_name, after=after,
+        before=before, replace=replace, name=name, channels=channels, inline=inline, dry_run=dry_run,
+    )  # fmt: skip
+    _report(outcome, dry_run)
+
+
+@main.command()
+@click.argument("name")
+@click.option("--from", "model", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="The model's .py file.")  # fmt: skip
+@click.option("--class", "class_name", metavar="CLASS", help="The nn.Module that holds the block.")
+@click.option("--dry-run", is_flag=True, help="Print a unified diff of every file; write nothing.")
+def remove(name: str, model: Path, class_name: str | None, dry_run: bool) -> None:
+    """Undo `plugforge add`: remove the block attribute NAME, its calls and its import.
+
+    The vendored block file is deleted too when nothing else imports it.
+    """
+    from plugforge import wiring
+
+    _report(wiring.remove(model, name, class_name=class_name, dry_run=dry_run), dry_run)
+
+
+@main.command()
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--class", "class_name", metavar="CLASS", help="The nn.Module to inspect; optional when the file has one.")
+def anchors(file: Path, class_name: str | None) -> None:
+    """List the attributes of a model class that a block can be wired next to.
+
+    For each: the inferred channel expression, how forward uses it, and its
+    constructor.
+    """
+    from plugforge import wire, wiring
+
+    found = wire.anchors(wiring.read_source(file), class_name)
+    rows = [("ANCHOR", "CHANNELS", "USE IN FORWARD", "CONSTRUCTOR")]
+    rows += [(a.name, a.channels or "?", a.uses, a.constructor) for a in found]
+    widths = [max(len(row[i]) for row in rows) for i in range(3)]
+    for row in rows:
+        click.echo("  ".join(cell.ljust(width) for cell, width in zip(row, widths)) + "  " + row[3])
+
+
+def _report(outcome, dry_run: bool) -> None:
+    for message in outcome.messages:
+        click.echo(message, err=True)
+    if dry_run:
+        click.echo(outcome.diff, nl=False)

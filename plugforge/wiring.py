@@ -1,0 +1,207 @@
+"""`add` and `remove`: render a catalog block, vendor it, and wire it into a model file.
+
+``plugforge.wire`` rewrites source text and knows nothing of the catalog. This
+module turns an entry into the wire package's ``Block`` and ``Source``, decides
+which files change (model, vendored block, package ``__init__.py``), and writes
+them all or none through ``plugforge.project``.
+"""
+
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from plugforge import project, wire
+from plugforge.catalog import FORMULA_FUNCTIONS, BlockSpec, evaluate
+from plugforge.errors import PlugforgeError
+from plugforge.render import literal, render
+
+
+@dataclass
+class Outcome:
+    messages: list[str] = field(default_factory=list)
+    diff: str = ""  # dry run only: what would change
+
+
+def add(
+    spec: BlockSpec,
+    overrides: dict[str, str],
+    model: Path,
+    *,
+    class_name: str | None = None,
+    after: str | None = None,
+    before: str | None = None,
+    replace: str | None = None,
+    name: str | None = None,
+    channels: str | None = None,
+    inline: bool = False,
+    dry_run: bool = False,
+) -> Outcome:
+    """Wire ``spec`` into ``model``; every file is written, or none."""
+    _check_wireable(spec)
+    values = spec.resolve(overrides)
+    block = wire.Block(
+        class_name=spec.class_name,
+        role=spec.role,
+        params=tuple(spec.params),
+        kwargs=_non_default_kwargs(spec, values),
+        same_channels=_same_channels(spec, values, overrides),
+    )
+    source = read_source(model)
+    config = project.find_config(model)
+    code = render(spec, spec.defaults(), with_tests=False).block
+    changes: dict[Path, str | None] = {}
+    notes = []
+    if inline or config.style == "inline":
+        origin = wire.Source(inline_code=code)
+    else:
+        block_file = config.blocks_dir / f"{spec.module}.py"
+        target = project.import_for(model, block_file)
+        origin = wire.Source(module=target.module, level=target.level)
+        if not block_file.exists():
+            changes[block_file] = code
+        elif block_file.read_text(encoding="utf-8") != code:
+            notes.append(f"kept {_shown(block_file)} as it is (it differs from a fresh render: your edits stay)")
+        changes.update({init: "" for init in target.missing_inits})
+    result = wire.add(
+        source, block, origin, name=name or spec.id, class_name=class_name,
+        after=after, before=before, replace=replace, channels=channels,
+    )  # fmt: skip
+    changes[model] = result.source
+    created = [f"created {_shown(path)}" for path in changes if path != model and not path.exists()]
+    diff = project.write_all(changes, dry_run)
+    return Outcome(result.messages + notes + ([] if dry_run else created), diff)
+
+
+def remove(model: Path, name: str, *, class_name: str | None = None, dry_run: bool = False) -> Outcome:
+    """Undo ``add``: attribute, calls, import; the vendored file too when nothing else imports it."""
+    source = read_source(model)
+    result = wire.remove(source, name, class_name=class_name)
+    changes: dict[Path, str | None] = {model: result.source}
+    messages = list(result.messages)
+    for module in result.removed_origins:
+        block_file = _vendored_file(model, module)
+        if block_file is None:
+            continue
+        users = [p for p in _python_files(model) if p != model.resolve() and _imports(p, block_file.stem)]
+        if users:
+            messages.append(f"kept {_shown(block_file)}: still imported by {', '.join(_shown(p) for p in users)}")
+            continue
+        changes[block_file] = None
+        messages.append(f"deleted {_shown(block_file)} (nothing else imports it)")
+        changes.update(_package_leftovers(block_file.parent, changes))
+    diff = project.write_all(changes, dry_run)
+    if not dry_run:
+        for path in changes:
+            if changes[path] is None and path.parent.is_dir() and not any(path.parent.iterdir()):
+                path.parent.rmdir()
+    return Outcome(messages, diff)
+
+
+def _package_leftovers(directory: Path, changes: dict[Path, str | None]) -> dict[Path, None]:
+    """The blocks package's empty ``__init__.py`` once its last block goes."""
+    init = directory / "__init__.py"
+    remaining = [p for p in directory.iterdir() if p != init and changes.get(p, "") is not None]
+    if init.is_file() and not remaining and not init.read_text(encoding="utf-8").strip():
+        return {init: None}
+    return {}
+
+
+def read_source(model: Path) -> str:
+    """The model file's exact text (CRLF and BOM included), or a clear error."""
+    if model.suffix != ".py":
+        raise PlugforgeError(f"{model} is not a .py file; pass the Python file that defines your model")
+    try:
+        return model.read_bytes().decode("utf-8")
+    except FileNotFoundError:
+        raise PlugforgeError(f"{model} does not exist; check the path given to --into/--from") from None
+    except UnicodeDecodeError as error:
+        raise PlugforgeError(f"{model} is not UTF-8 text ({error.reason}); convert it to UTF-8") from None
+
+
+def _check_wireable(spec: BlockSpec) -> None:
+    if spec.role == "fuse":
+        raise PlugforgeError(
+            f"{spec.id} fuses several feature maps, so it cannot be wired next to one layer; "
+            f"render it with `plugforge new {spec.id}` and call it where your features meet "
+            f"(`plugforge info {spec.id}` shows its inputs)"
+        )
+    if spec.role == "utility":
+        raise PlugforgeError(f"{spec.id} is a utility function, not a layer; render it with `plugforge new {spec.id}`")
+    if spec.input.layout not in ("NCHW", "any"):
+        raise PlugforgeError(
+            f"{spec.id} works on {spec.input.layout} tensors, not on the (B, C, H, W) maps of a 2-D CNN; "
+            f"render it with `plugforge new {spec.id}` and call it where your data has that layout"
+        )
+
+
+def _non_default_kwargs(spec: BlockSpec, values: dict[str, Any]) -> dict[str, str]:
+    """Constructor keywords for the values that differ from the vendored file's defaults."""
+    defaults = spec.defaults()
+    return {name: literal(value) for name, value in values.items() if value != defaults[name]}
+
+
+_PROBE = 96  # a channel count to evaluate output-width expressions with
+
+
+def _same_channels(spec: BlockSpec, values: dict[str, Any], overrides: dict[str, str]) -> tuple[str, ...]:
+    """Parameters that must also get the anchor's channels so the block keeps the width.
+
+    Inserted blocks sit between layers built for one width. A block that keeps
+    it needs nothing; one whose ``out_channels`` decides it (ASPP, PPM) gets the
+    same expression; any other width change is refused.
+    """
+    if spec.role == "replace" or not spec.output.channels:
+        return ()
+    if _output_width(spec, values) == _PROBE:
+        return ()
+    if "out_channels" in spec.params and "out_channels" not in overrides:
+        if _output_width(spec, {**values, "out_channels": _PROBE}) == _PROBE:
+            return ("out_channels",)
+    raise PlugforgeError(
+        f"{spec.id} turns C input channels into {spec.output.channels} with these parameters, so the layers after "
+        f"the anchor would no longer fit; render it with `plugforge new {spec.id}` and build the next layer for "
+        "that width, or set parameters that keep the width (see `plugforge info " + spec.id + "`)"
+    )
+
+
+def _output_width(spec: BlockSpec, values: dict[str, Any]) -> Any:
+    scope = {**FORMULA_FUNCTIONS, **values, "C": _PROBE}
+    if spec.input.channels:
+        scope[spec.input.channels] = _PROBE
+    return evaluate(spec.output.channels, scope)
+
+
+def _vendored_file(model: Path, origin: str) -> Path | None:
+    """The vendored block file a removed import pointed at, if it exists."""
+    path = project.module_file(model, origin)
+    return path if path.is_file() else None
+
+
+def _python_files(model: Path) -> list[Path]:
+    root = project.find_config(model).pyproject
+    base = root.parent if root else model.resolve().parent
+    return [p.resolve() for p in base.rglob("*.py") if ".venv" not in p.parts and "site-packages" not in p.parts]
+
+
+def _imports(path: Path, stem: str) -> bool:
+    """Whether the file imports a module whose last component is ``stem``."""
+    try:
+        tree = ast.parse(path.read_bytes())
+    except (SyntaxError, ValueError):
+        return False
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.rsplit(".", 1)[-1] == stem:
+            return True
+        if isinstance(node, ast.Import) and any(a.name.rsplit(".", 1)[-1] == stem for a in node.names):
+            return True
+    return False
+
+
+def _shown(path: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)

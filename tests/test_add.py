@@ -1,0 +1,245 @@
+"""`plugforge add / remove / anchors` through the CLI, with real catalog blocks.
+
+Every entry that can be wired into a 2-D CNN is wired into the bundled example
+(a ResNet bottleneck) exactly as a user would, and every wired model is then
+imported and run in one fresh interpreter.
+"""
+
+import dataclasses
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from plugforge import wiring
+from plugforge.catalog import Contract, load_catalog
+from plugforge.cli import main
+from plugforge.errors import PlugforgeError
+
+EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "model.py"
+CATALOG = load_catalog()
+WIREABLE = [s for s in CATALOG.specs if s.role not in ("fuse", "utility") and s.input.layout in ("NCHW", "any")]
+
+# Blocks whose method constrains the input: the arguments and size that satisfy it.
+NEEDS = {
+    "aft": (["--set", "max_tokens=196"], 14),
+    "dilate_attn": (["--set", "num_heads=8", "--set", "dilations=1,2"], 14),
+    "halo_attn": ([], 16),
+    "clo_attn": ([], 16),
+    "weighted_permute_mlp": ([], 8),
+}
+REFUSED = {
+    "spp": "turns C input channels into C * (len(kernels) + 1)",
+    "pconv": "PartialConv has no `stride`; remove stride=stride from conv2",  # see test_shape_preserving_convs_*
+    "scconv": "ScConv has no `stride`; remove stride=stride from conv2",
+}
+
+
+def invoke(*args):
+    return CliRunner().invoke(main, [str(a) for a in args])
+
+
+@pytest.fixture
+def model(tmp_path):
+    shutil.copy(EXAMPLE, tmp_path / "model.py")
+    return tmp_path / "model.py"
+
+
+@pytest.fixture(scope="module")
+def wired(tmp_path_factory):
+    """Wire every block into its own copy of the example; return {id: (dir, size, cli result)}."""
+    root = tmp_path_factory.mktemp("wired")
+    cases = {}
+    for spec in WIREABLE:
+        directory = root / spec.id
+        directory.mkdir()
+        shutil.copy(EXAMPLE, directory / "model.py")
+        extra, size = NEEDS.get(spec.id, ([], 14))
+        position = ["--replace", "conv2"] if spec.role == "replace" and "--replace" not in extra else []
+        cases[spec.id] = (directory, size, invoke("add", spec.id, "--into", directory / "model.py", *position, *extra))
+    return cases
+
+
+@pytest.fixture(scope="module")
+def runs(wired):
+    """Import every wired model and run it once, all in one fresh interpreter."""
+    todo = {block: (str(d), size) for block, (d, size, result) in wired.items() if result.exit_code == 0}
+    script = (
+        "import importlib.util, json, sys, torch\n"
+        f"todo = {todo!r}\nout = {{}}\n"
+        "for block, (directory, size) in todo.items():\n"
+        "    sys.path.insert(0, directory)\n"
+        "    spec = importlib.util.spec_from_file_location('model_' + block, directory + '/model.py')\n"
+        "    module = importlib.util.module_from_spec(spec)\n"
+        "    try:\n"
+        "        spec.loader.exec_module(module)\n"
+        "        net = module.Bottleneck(256, 64)\n"
+        "        out[block] = list(net(torch.randn(2, 256, size, size)).shape)\n"
+        "    except Exception as error:\n"
+        "        out[block] = f'{type(error).__name__}: {error}'\n"
+        "    sys.path.pop(0)\n"
+        "    for name in [n for n in sys.modules if n == 'blocks' or n.startswith('blocks.')]:\n"
+        "        del sys.modules[name]\n"
+        "print(json.dumps(out))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout.splitlines()[-1])
+
+
+@pytest.mark.parametrize("spec", WIREABLE, ids=lambda s: s.id)
+def test_every_wireable_block_wires_into_a_bottleneck_and_runs(spec, wired, runs):
+    directory, size, result = wired[spec.id]
+    if spec.id in REFUSED:
+        assert result.exit_code == 1 and REFUSED[spec.id] in result.output
+        assert (directory / "model.py").read_bytes() == EXAMPLE.read_bytes()
+        return
+    assert result.exit_code == 0, result.output
+    assert (directory / "blocks" / f"{spec.module}.py").is_file()
+    assert runs[spec.id] == [2, 256, size, size]
+
+
+@pytest.mark.parametrize("block", ["pconv", "scconv"])
+def test_shape_preserving_convs_replace_a_stride_free_conv(block, tmp_path):
+    pytest.importorskip("torch")
+    model = tmp_path / "model.py"
+    model.write_text(
+        "import torch\nfrom torch import nn\n\n\nclass Stage(nn.Module):\n"
+        "    def __init__(self, channels: int) -> None:\n        super().__init__()\n"
+        "        self.conv = nn.Conv2d(channels, channels, 3, padding=1, bias=False)\n"
+        "        self.bn = nn.BatchNorm2d(channels)\n\n"
+        "    def forward(self, x):\n        return x + self.bn(self.conv(x))\n"
+    )
+    result = invoke("add", block, "--into", model)
+    assert result.exit_code == 0 and "explicit: --class Stage --replace conv" in result.output, result.output
+    check = "import torch, model\nprint(tuple(model.Stage(16)(torch.randn(2, 16, 9, 7)).shape))"
+    run = subprocess.run([sys.executable, "-c", check], cwd=tmp_path, capture_output=True, text=True)
+    assert run.stdout.strip() == "(2, 16, 9, 7)", run.stderr
+
+
+def test_headline_command_places_the_block_where_the_paper_does(model):
+    result = invoke("add", "sknet", "--into", model)
+    assert result.exit_code == 0, result.output
+    assert "placed after bn3 in Bottleneck (default for insert blocks); explicit: --class Bottleneck --after bn3" in result.output
+    text = model.read_text()
+    assert "from blocks.sk import SKConv" in text
+    assert "self.sk = SKConv(planes * self.expansion)" in text
+    assert "out = self.sk(self.bn3(self.conv3(out)))" in text
+
+
+def test_add_is_idempotent_and_remove_restores_the_exact_bytes(model):
+    original = model.read_bytes()
+    invoke("add", "se", "--into", model, "--after", "bn2", "--set", "reduction=8")
+    once = model.read_bytes()
+    assert b"self.se = SqueezeExcitation(planes, reduction=8)" in once
+    again = invoke("add", "se", "--into", model, "--after", "bn2", "--set", "reduction=8")
+    assert again.exit_code == 0 and "already wired; nothing to do" in again.output
+    assert model.read_bytes() == once
+    removed = invoke("remove", "se", "--from", model)
+    assert removed.exit_code == 0, removed.output
+    assert model.read_bytes() == original
+    assert not (model.parent / "blocks").exists()
+
+
+def test_remove_keeps_a_vendored_file_another_model_imports(model):
+    other = model.parent / "other.py"
+    shutil.copy(model, other)
+    invoke("add", "se", "--into", model, "--after", "bn2")
+    invoke("add", "se", "--into", other, "--after", "bn2")
+    result = invoke("remove", "se", "--from", model)
+    assert "kept blocks/se.py: still imported by" in result.output or "still imported by" in result.output
+    assert (model.parent / "blocks" / "se.py").is_file()
+
+
+def test_dry_run_prints_a_diff_and_writes_nothing(model):
+    original = model.read_bytes()
+    result = CliRunner().invoke(main, ["add", "cbam", "--into", str(model), "--after", "bn2", "--dry-run"])
+    assert result.exit_code == 0
+    assert "+        self.cbam = CBAM(planes)" in result.stdout
+    assert "+class CBAM(nn.Module):" in result.stdout  # the vendored file is part of the diff
+    assert model.read_bytes() == original
+    assert not (model.parent / "blocks").exists()
+
+
+def test_inline_mode_puts_the_block_in_the_model_file(model):
+    result = invoke("add", "eca", "--into", model, "--after", "bn2", "--inline")
+    assert result.exit_code == 0, result.output
+    text = model.read_text()
+    assert "class EfficientChannelAttention(nn.Module):" in text and "import blocks" not in text
+    assert not (model.parent / "blocks").exists()
+    assert invoke("remove", "eca", "--from", model).exit_code == 0
+    assert model.read_bytes() == EXAMPLE.read_bytes()
+
+
+def test_replace_maps_the_conv_arguments(model):
+    result = invoke("add", "ghost", "--into", model, "--replace", "conv2")
+    assert result.exit_code == 0, result.output
+    assert "self.conv2 = GhostModule(planes, planes, kernel_size=3, stride=stride)" in model.read_text()
+
+
+def test_anchors_lists_constructor_channels_and_use(model):
+    result = invoke("anchors", model)
+    assert result.exit_code == 0
+    lines = result.output.splitlines()
+    assert lines[0].split() == ["ANCHOR", "CHANNELS", "USE", "IN", "FORWARD", "CONSTRUCTOR"]
+    bn3 = next(line for line in lines if line.startswith("bn3"))
+    assert "planes * self.expansion" in bn3 and "called 1x" in bn3 and "nn.BatchNorm2d(planes * self.expansion)" in bn3
+
+
+@pytest.mark.parametrize(
+    "args, code, message",
+    [
+        (["--after", "bn2", "--before", "bn3"], 2, "give only one of them"),
+        (["--after", "bn9"], 1, "bn9"),
+        (["--class", "Nope"], 1, "Bottleneck"),
+        (["--channels", "planes +"], 1, "--channels"),
+    ],
+)
+def test_add_errors_name_the_fix_and_change_nothing(model, args, code, message):
+    original = model.read_bytes()
+    result = invoke("add", "se", "--into", model, *args)
+    assert result.exit_code == code
+    assert message in result.output
+    assert model.read_bytes() == original and not (model.parent / "blocks").exists()
+
+
+def test_bad_files_are_reported(tmp_path):
+    assert "does not exist" in invoke("add", "se", "--into", tmp_path / "missing.py").output
+    (tmp_path / "model.txt").write_text("x = 1\n")
+    assert "is not a .py file" in invoke("add", "se", "--into", tmp_path / "model.txt").output
+    broken = tmp_path / "broken.py"
+    broken.write_text("class A(nn.Module:\n    pass\n")
+    result = invoke("add", "se", "--into", broken)
+    assert result.exit_code == 1 and "syntax error at line 1" in result.output
+    assert broken.read_text() == "class A(nn.Module:\n    pass\n"
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        ({"role": "fuse"}, "fuses several feature maps"),
+        ({"role": "utility"}, "is a utility function"),
+        ({"input": Contract("BCNT", "channels")}, "works on BCNT tensors"),
+    ],
+)
+def test_blocks_that_cannot_go_next_to_one_layer_are_refused(model, change, message):
+    spec = dataclasses.replace(CATALOG.get("se"), **change)
+    with pytest.raises(PlugforgeError, match=message):
+        wiring.add(spec, {}, model)
+    assert model.read_bytes() == EXAMPLE.read_bytes()
+
+
+def test_add_and_anchors_do_not_import_torch(model):
+    probe = (
+        "import sys\nfrom plugforge.cli import main\n"
+        f"main(['add', 'se', '--into', {str(model)!r}, '--after', 'bn2'], standalone_mode=False)\n"
+        f"main(['anchors', {str(model)!r}], standalone_mode=False)\n"
+        f"main(['remove', 'se', '--from', {str(model)!r}], standalone_mode=False)\n"
+        "assert 'torch' not in sys.modules\n"
+    )
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
