@@ -614,10 +614,23 @@ class Catalog:
 
 def load_catalog(directory: Path | None = None) -> Catalog:
     """Load and validate every entry of the catalog."""
+    directory = directory or catalog_dir()
+    templates, helpers = _known_templates()
+    return Catalog([load_entry(p, templates, helpers) for p in sorted(directory.glob("*.toml"))])
+
+
+def find(name: str) -> BlockSpec:
+    """One entry by id or alias; an exact id loads only its own file (fast path for the CLI)."""
+    path = catalog_dir() / f"{name.strip().lower().replace('-', '_')}.toml"
+    if path.is_file():
+        return load_entry(path, *_known_templates())
+    return load_catalog().get(name)
+
+
+def _known_templates() -> tuple[set[str], set[str]]:
     from plugforge.resources import templates_dir
 
-    directory = directory or catalog_dir()
     templates = templates_dir()
-    known_templates = {p.name for p in (templates / "blocks").glob("*.j2")}
-    known_helpers = {p.name.removesuffix(".py.j2") for p in (templates / "helpers").glob("*.py.j2")}
-    return Catalog([load_entry(p, known_templates, known_helpers) for p in sorted(directory.glob("*.toml"))])
+    blocks = {p.name for p in (templates / "blocks").glob("*.j2")}
+    helpers = {p.name.removesuffix(".py.j2") for p in (templates / "helpers").glob("*.py.j2")}
+    return blocks, helpers

@@ -12,7 +12,7 @@ from pathlib import Path
 import click
 
 from plugforge import __version__, describe
-from plugforge.catalog import load_catalog
+from plugforge.catalog import find, load_catalog
 from plugforge.errors import PlugforgeError
 
 
@@ -75,7 +75,7 @@ def info(block: str) -> None:
 
     BLOCK is a catalog id or alias, in any case (sk, SKNet, selective_kernel).
     """
-    click.echo(describe.info(load_catalog().get(block)))
+    click.echo(describe.info(find(block)))
 
 
 @main.command()
@@ -99,7 +99,7 @@ def new(block: str, out_dir: Path, sets: tuple[str, ...], no_tests: bool, force:
     """
     from plugforge.generate import new_block
 
-    spec = load_catalog().get(block)
+    spec = find(block)
     values = spec.resolve(_parse_sets(sets))
     for written in new_block(spec, values, out_dir, with_tests=not no_tests, force=force):
         click.echo(f"{written.status:>11}  {written.path}")
@@ -142,7 +142,7 @@ def add(block: str, model: Path, class_name: str | None, after: str | None, befo
     if sum(option is not None for option in (after, before, replace)) > 1:
         raise click.UsageError("--after, --before and --replace choose the position: give only one of them")
     outcome = wiring.add(
-        load_catalog().get(block), _parse_sets(sets), model, class_name=class_name, after=after,
+        find(block), _parse_sets(sets), model, class_name=class_name, after=after,
         before=before, replace=replace, name=name, channels=channels, inline=inline, dry_run=dry_run,
     )  # fmt: skip
     _report(outcome, dry_run)

@@ -1,0 +1,91 @@
+"""Benchmark: ``plugforge add`` on a 2,000+ line model file, against the floor.
+
+The floor is what any libcst-based rewrite must pay: start Python, import libcst,
+parse the file and print it back. Two things are measured against it, each in a
+fresh interpreter: the wiring layer alone (import plugforge.wire, read, add,
+print) and the whole command a user runs (``python -m plugforge add se --into
+model.py ...``: click, catalog, rendering the vendored block, wiring, writing).
+Runs alternate; ratios of the minimum times are reported (the minimum is the
+least noisy estimate on a shared machine). Target: at most 1.3x.
+
+    python benchmarks/wire_add.py [--runs 15]
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+CORPUS = Path(__file__).resolve().parent.parent / "tests" / "corpus"
+
+ADD = """
+import sys
+from plugforge.wire import Block, Source, add
+text = open(sys.argv[1], encoding="utf-8").read()
+block = Block("Gate", "insert", ("channels", "reduction"), {"reduction": "8"})
+sys.stdout.write(add(text, block, Source(module="blocks.gate"), name="gate", class_name="Bottleneck7").source[:0])
+"""
+FLOOR = """
+import sys
+import libcst
+sys.stdout.write(libcst.parse_module(open(sys.argv[1], encoding="utf-8").read()).code[:0])
+"""
+
+
+def large_model(copies: int = 20) -> str:
+    """The ResNet corpus file with its helpers and classes repeated under new names."""
+    header, body = (CORPUS / "resnet.py").read_text().split("\n\n\ndef conv3x3", 1)
+    names = re.compile(r"\b(BasicBlock|Bottleneck|ResNet|conv3x3|conv1x1)\b")
+    parts = [names.sub(lambda match: f"{match.group(1)}{i}", "def conv3x3" + body) for i in range(copies)]
+    return "\n\n\n".join([header, *parts])
+
+
+def timed(script: str, model: Path) -> float:
+    start = time.perf_counter()
+    subprocess.run([sys.executable, "-c", script, str(model)], check=True)
+    return time.perf_counter() - start
+
+
+def timed_cli(model: Path, text: str) -> float:
+    """The full command on a fresh copy of the model (no blocks/ yet)."""
+    model.write_text(text, encoding="utf-8")
+    shutil.rmtree(model.parent / "blocks", ignore_errors=True)
+    command = [sys.executable, "-m", "plugforge", "add", "se", "--into", str(model), "--class", "Bottleneck7", "--after", "bn3"]
+    start = time.perf_counter()
+    subprocess.run(command, check=True, capture_output=True)
+    return time.perf_counter() - start
+
+
+def report(name: str, times: list[float], floors: list[float]) -> None:
+    ratio = min(times) / min(floors), statistics.median(times) / statistics.median(floors)
+    print(f"{name:<6} min {min(times):.3f}s  median {statistics.median(times):.3f}s  ratio {ratio[0]:.2f}x / {ratio[1]:.2f}x")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=15)
+    runs = parser.parse_args().runs
+    with tempfile.TemporaryDirectory() as directory:
+        model = Path(directory) / "model.py"
+        text = large_model()
+        model.write_text(text, encoding="utf-8")
+        adds, clis, floors = [], [], []
+        for _ in range(runs):
+            floors.append(timed(FLOOR, model))
+            adds.append(timed(ADD, model))
+            clis.append(timed_cli(model, text))
+            model.write_text(text, encoding="utf-8")
+    print(f"model: {len(text.splitlines())} lines, {runs} alternating runs each (ratio: min / median)")
+    report("floor", floors, floors)
+    report("wire", adds, floors)
+    report("cli", clis, floors)
+
+if __name__ == "__main__":
+    main()
