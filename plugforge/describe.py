@@ -30,28 +30,34 @@ def table(specs: list[BlockSpec]) -> str:
 
 def info(spec: BlockSpec) -> str:
     """Everything a user needs to pick and wire a block."""
-    lines = [f"{spec.id}: {spec.class_name} ({spec.category}, role: {spec.role})", "", spec.summary, ""]
+    kind = "function, not wired into models" if spec.role == "utility" else f"role: {spec.role}"
+    lines = [f"{spec.id}: {spec.class_name} ({spec.category}, {kind})", "", spec.summary, ""]
     if spec.description:
         lines += [spec.description, ""]
     lines += [f"Paper:   {spec.paper.cite()}", f"         {spec.paper.link}"]
     if spec.aliases:
         lines.append(f"Aliases: {', '.join(spec.aliases)}")
-    lines += ["", "Parameters:"]
+    lines += ["", "Parameters:"] if spec.params else []
     for p in spec.params.values():
         default = "required" if p.required else f"default {_show(p.default)}"
         lines.append(f"  {p.name}: {p.describe()}, {default}")
         lines.append(f"      {p.doc}")
-    channels = spec.input.channels or "C"
-    lines += [
-        "",
-        "Shape:",
-        f"  input:  {spec.input.layout} {spec.input.shape(channels)}",
-        f"  output: {spec.output.layout} {spec.output.shape(spec.output.channels or channels)}",
-    ]
+    if spec.role != "utility":
+        channels = spec.input.channels or "C"
+        lines += ["", "Shape:"]
+        lines += _contract_lines("input", spec.input.layout, spec.input.describe(channels))
+        lines += _contract_lines("output", spec.output.layout, spec.output.describe(spec.output.channels or channels))
+        if spec.multi_input:
+            lines.append(f"  call:   block({', '.join(spec.input.names)})")
     if spec.placement:
         lines += ["", f"Usually placed: {spec.placement}"]
     lines += ["", "Examples:", *(f"  {command}" for command in examples(spec))]
     return "\n".join(lines)
+
+
+def _contract_lines(label: str, layout: str, shapes: list[str]) -> list[str]:
+    head = f"  {label + ':':<8}{layout} "
+    return [head + shapes[0], *(" " * len(head) + shape for shape in shapes[1:])]
 
 
 def examples(spec: BlockSpec) -> list[str]:
