@@ -282,6 +282,8 @@ def invalid_cases(spec: BlockSpec) -> list[tuple[dict[str, Any], str]]:
 
 def _bad_values(p: Param, current: Any) -> list[Any]:
     bad: list[Any] = []
+    if p.is_list and current is None:
+        current = []  # an optional list left unset: build bad values from scratch
     scalar = current[0] if p.is_list and current else current
     for bound, step in ((p.min, -1), (p.max, 1)):
         if bound is not None:

@@ -36,6 +36,7 @@ REFUSED = {
     "spp": "turns C input channels into C * (len(kernels) + 1)",
     "pconv": "PartialConv has no `stride`; remove stride=stride from conv2",  # see test_shape_preserving_convs_*
     "scconv": "ScConv has no `stride`; remove stride=stride from conv2",
+    "snake_conv": "DynamicSnakeConv has no `stride`; remove stride=stride from conv2",
 }
 
 
@@ -103,7 +104,7 @@ def test_every_wireable_block_wires_into_a_bottleneck_and_runs(spec, wired, runs
     assert runs[spec.id] == [2, 256, size, size]
 
 
-@pytest.mark.parametrize("block", ["pconv", "scconv"])
+@pytest.mark.parametrize("block", ["pconv", "scconv", "snake_conv"])
 def test_shape_preserving_convs_replace_a_stride_free_conv(block, tmp_path):
     pytest.importorskip("torch")
     model = tmp_path / "model.py"
