@@ -178,9 +178,7 @@ def anchors(file: Path, class_name: str | None) -> None:
     found = wire.anchors(wiring.read_source(file), class_name)
     rows = [("ANCHOR", "CHANNELS", "USE IN FORWARD", "CONSTRUCTOR")]
     rows += [(a.name, a.channels or "?", a.uses, a.constructor) for a in found]
-    widths = [max(len(row[i]) for row in rows) for i in range(3)]
-    for row in rows:
-        click.echo("  ".join(cell.ljust(width) for cell, width in zip(row, widths)) + "  " + row[3])
+    click.echo(describe.columns(rows))
 
 
 def _report(outcome, dry_run: bool) -> None:

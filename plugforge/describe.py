@@ -22,10 +22,13 @@ def summary_row(spec: BlockSpec) -> dict[str, Any]:
 
 def table(specs: list[BlockSpec]) -> str:
     """A fixed-width table: id, class, category, summary."""
-    rows = [("ID", "CLASS", "CATEGORY", "SUMMARY")]
-    rows += [(s.id, s.class_name, s.category, s.summary) for s in specs]
-    widths = [max(len(row[i]) for row in rows) for i in range(3)]
-    return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(row, widths)) + "  " + row[3] for row in rows)
+    return columns([("ID", "CLASS", "CATEGORY", "SUMMARY"), *((s.id, s.class_name, s.category, s.summary) for s in specs)])
+
+
+def columns(rows: list[tuple[str, ...]]) -> str:
+    """Rows as aligned columns; the last column is left unpadded."""
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
+    return "\n".join("  ".join([*(cell.ljust(w) for cell, w in zip(row, widths)), row[-1]]) for row in rows)
 
 
 def info(spec: BlockSpec) -> str:
