@@ -81,11 +81,10 @@ def remove(model: Path, name: str, *, class_name: str | None = None, dry_run: bo
     result = wire.remove(source, name, class_name=class_name)
     changes: dict[Path, str | None] = {model: result.source}
     messages = list(result.messages)
-    for module in result.removed_origins:
-        block_file = _vendored_file(model, module)
-        if block_file is None:
-            continue
-        users = [p for p in _python_files(model) if p != model.resolve() and _imports(p, block_file.stem)]
+    vendored = [path for origin in result.removed_origins if (path := _vendored_file(model, origin))]
+    others = [p for p in _python_files(model) if p != model.resolve()] if vendored else []
+    for block_file in vendored:
+        users = [p for p in others if _imports(p, block_file.stem)]
         if users:
             messages.append(f"kept {_shown(block_file)}: still imported by {', '.join(_shown(p) for p in users)}")
             continue
