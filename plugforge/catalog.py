@@ -21,6 +21,12 @@ from plugforge.errors import CatalogError, ParamError, UnknownBlockError
 from plugforge.resources import catalog_dir
 
 ROLES = ("insert", "replace", "fuse", "layer", "utility")
+# How a block can start as the identity (`add --identity-init`), with what `info` says.
+IDENTITY = {
+    "blend": "identity_init=True adds a learnable blend x + b * (block(x) - x) with b = 0 at the start",
+    "zero": "identity_init=True zero-initialises the last layer of the residual branch",
+    "built-in": "the block is the identity at initialisation by design",
+}
 CATEGORIES = (
     "channel attention",
     "spatial attention",
@@ -165,6 +171,13 @@ class Param:
         return self.describe()
 
 
+def literal(value: Any) -> str:
+    """Python source for a validated value; lists become tuples."""
+    if isinstance(value, (list, tuple)):
+        return repr(tuple(value))
+    return repr(value)
+
+
 def _parse_scalar(kind: str, text: str) -> Any:
     if kind == "int":
         return int(text)
@@ -268,6 +281,7 @@ class BlockSpec:
     tests: tuple[TestCase, ...]
     invalid: tuple[InvalidCase, ...]
     export_xfail: str | None
+    identity: str | None  # a key of IDENTITY, or None when the block cannot start as the identity
     path: Path = field(compare=False)
 
     def defaults(self) -> dict[str, Any]:
@@ -313,7 +327,8 @@ class BlockSpec:
         scope = {**FORMULA_FUNCTIONS, **self.defaults(), **values}
         for name, expression in self.param_where.items():
             scope[name] = evaluate(expression, scope)
-        return evaluate(self.param_formula, scope)
+        blend = self.identity == "blend" and scope.get("identity_init")
+        return evaluate(self.param_formula, scope) + (1 if blend else 0)
 
     @property
     def multi_input(self) -> bool:
@@ -366,7 +381,7 @@ class _Entry:
 _ENTRY_KEYS = {
     "id", "class", "module", "aliases", "summary", "description", "category", "paper",
     "role", "template", "uses", "placement", "input", "output", "params", "param_count",
-    "tests", "invalid", "export_xfail",
+    "tests", "invalid", "export_xfail", "identity",
 }  # fmt: skip
 _PARAM_KEYS = {"type", "doc", "default", "optional", "min", "max", "choices", "divides", "odd", "min_items"}
 
@@ -436,6 +451,7 @@ def load_entry(path: Path, templates: set[str] | None = None, helpers: set[str] 
         tests=tuple(_load_test(entry, i, t, arity) for i, t in enumerate(entry.get("tests", list, [] if utility else _MISSING))),
         invalid=tuple(_load_invalid(entry, i, t) for i, t in enumerate(entry.get("invalid", list, []))),
         export_xfail=entry.get("export_xfail", str, None),
+        identity=_load_identity(entry, params),
         path=path,
     )
     if not spec.tests and not utility:
@@ -448,11 +464,27 @@ def load_entry(path: Path, templates: set[str] | None = None, helpers: set[str] 
                 f"tests[{index}].param_count",
                 f"is {case.param_count}, but param_count.formula gives {counted} for these params",
             )
+    if spec.identity and not any(i == o for case in spec.tests for i, o in zip(case.inputs, case.outputs)):
+        raise entry.fail("identity", "needs a [[tests]] case whose output shape equals its input shape")
     for index, case in enumerate(spec.invalid):
         for name in case.params:
             if name not in params:
                 raise entry.fail(f"invalid[{index}].params", f"unknown parameter {name!r}")
     return spec
+
+
+def _load_identity(entry: _Entry, params: dict[str, Param]) -> str | None:
+    """The identity-start method; blend and zero need a bool ``identity_init`` parameter, off by default."""
+    method = entry.get("identity", str, None)
+    if method is not None and method not in IDENTITY:
+        raise entry.fail("identity", f"must be one of {', '.join(IDENTITY)}; got {method!r}")
+    switch = params.get("identity_init")
+    needs_switch = method in ("blend", "zero")
+    if needs_switch and (switch is None or switch.type != "bool" or switch.default is not False):
+        raise entry.fail("identity", f"{method!r} needs a bool parameter identity_init with default false")
+    if switch is not None and not needs_switch:
+        raise entry.fail("params.identity_init", 'is only for identity = "blend" or "zero"')
+    return method
 
 
 def _load_params(entry: _Entry) -> dict[str, Param]:

@@ -51,11 +51,12 @@ def main() -> None:
 
 @main.command("list")
 @click.option("--category", "-c", help="Only blocks of this category (see the CATEGORY column).")
+@click.option("--identity-init", "identity", is_flag=True, help="Only blocks that can start as the identity.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
-def list_blocks(category: str | None, as_json: bool) -> None:
+def list_blocks(category: str | None, identity: bool, as_json: bool) -> None:
     """List the blocks of the catalog."""
     catalog = load_catalog()
-    specs = catalog.specs
+    specs = [s for s in catalog.specs if s.identity or not identity]
     if category:
         specs = [s for s in specs if s.category == category.lower()]
         if not specs:
@@ -118,10 +119,12 @@ def new(block: str, out_dir: Path, sets: tuple[str, ...], no_tests: bool, force:
 @click.option("--set", "sets", multiple=True, metavar="NAME=VALUE", help="Set a hyperparameter. Repeatable.")
 @click.option("--channels", metavar="EXPR", help="Channel expression to pass instead of the inferred one.")
 @click.option("--inline", is_flag=True, help="Put the block's code into the model file instead of blocks/.")
+@click.option("--identity-init", is_flag=True,
+              help="Start the block as the identity, so a pretrained model computes what it did before.")  # fmt: skip
 @click.option("--dry-run", is_flag=True, help="Print a unified diff of every file; write nothing.")
 def add(block: str, model: Path, class_name: str | None, after: str | None, before: str | None,
         replace: str | None, name: str | None, sets: tuple[str, ...], channels: str | None,
-        inline: bool, dry_run: bool) -> None:  # fmt: skip
+        inline: bool, identity_init: bool, dry_run: bool) -> None:  # fmt: skip
     """Wire BLOCK into the model class in the file given by --into.
 
     The block is rendered to blocks/<block>.py next to the model (or the
@@ -136,6 +139,7 @@ def add(block: str, model: Path, class_name: str | None, after: str | None, befo
       plugforge add sknet --into model.py
       plugforge add se --into model.py --class Bottleneck --after bn3
       plugforge add ghost --into model.py --replace conv2 --dry-run
+      plugforge add cbam --into model.py --identity-init
     """
     from plugforge import wiring
 
@@ -143,7 +147,8 @@ def add(block: str, model: Path, class_name: str | None, after: str | None, befo
         raise click.UsageError("--after, --before and --replace choose the position: give only one of them")
     outcome = wiring.add(
         find(block), _parse_sets(sets), model, class_name=class_name, after=after,
-        before=before, replace=replace, name=name, channels=channels, inline=inline, dry_run=dry_run,
+        before=before, replace=replace, name=name, channels=channels, inline=inline,
+        identity_init=identity_init, dry_run=dry_run,
     )  # fmt: skip
     _report(outcome, dry_run)
 

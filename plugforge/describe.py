@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from plugforge.catalog import BlockSpec
+from plugforge.catalog import IDENTITY, BlockSpec
 
 
 def summary_row(spec: BlockSpec) -> dict[str, Any]:
@@ -16,6 +16,7 @@ def summary_row(spec: BlockSpec) -> dict[str, Any]:
         "role": spec.role,
         "summary": spec.summary,
         "aliases": list(spec.aliases),
+        "identity_init": spec.identity,
         "paper": {"title": spec.paper.title, "venue": f"{spec.paper.venue} {spec.paper.year}", "link": spec.paper.link},
     }
 
@@ -54,8 +55,17 @@ def info(spec: BlockSpec) -> str:
             lines.append(f"  call:   block({', '.join(spec.input.names)})")
     if spec.placement:
         lines += ["", f"Usually placed: {spec.placement}"]
+    if spec.role in ("insert", "layer") and spec.input.layout != "any":
+        lines += ["", f"Identity start: {_identity(spec)}"]
     lines += ["", "Examples:", *(f"  {command}" for command in examples(spec))]
     return "\n".join(lines)
+
+
+def _identity(spec: BlockSpec) -> str:
+    if spec.identity is None:
+        return "not supported (the block cannot start as the identity)"
+    flag = "" if spec.identity == "built-in" else "; `plugforge add --identity-init` turns it on"
+    return IDENTITY[spec.identity] + flag
 
 
 def _contract_lines(label: str, layout: str, shapes: list[str]) -> list[str]:

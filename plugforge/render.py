@@ -17,7 +17,7 @@ import black
 import jinja2
 
 from plugforge import __version__
-from plugforge.catalog import BlockSpec, Param
+from plugforge.catalog import BlockSpec, Param, literal
 from plugforge.errors import ParamError, RenderError
 from plugforge.resources import templates_dir
 
@@ -38,13 +38,6 @@ class Code(str):
 
 class PyStr(str):
     """A validated string hyperparameter: written as its ``repr()``."""
-
-
-def literal(value: Any) -> str:
-    """Python source for a validated value; lists become tuples."""
-    if isinstance(value, (list, tuple)):
-        return repr(tuple(value))
-    return repr(value)
 
 
 def _finalize(value: Any) -> Any:
@@ -123,6 +116,7 @@ def _render_tests(env: jinja2.Environment, spec: BlockSpec, values: dict[str, An
         "counts": Code(_table(counts)),
         "invalid": Code(_table(invalid_cases(spec))),
         "export_xfail": spec.export_xfail,
+        "identity": spec.identity,
         "multi_input": spec.multi_input,
         "multi_output": spec.multi_output,
         "extra": f"tests/{spec.template.removesuffix('.py.j2')}.py.j2",

@@ -14,9 +14,9 @@ from pathlib import Path
 from typing import Any
 
 from plugforge import project, wire
-from plugforge.catalog import FORMULA_FUNCTIONS, BlockSpec, evaluate
+from plugforge.cache import default_block
+from plugforge.catalog import FORMULA_FUNCTIONS, BlockSpec, evaluate, literal
 from plugforge.errors import PlugforgeError
-from plugforge.render import literal, render
 
 
 @dataclass
@@ -37,10 +37,13 @@ def add(
     name: str | None = None,
     channels: str | None = None,
     inline: bool = False,
+    identity_init: bool = False,
     dry_run: bool = False,
 ) -> Outcome:
     """Wire ``spec`` into ``model``; every file is written, or none."""
     _check_wireable(spec)
+    if identity_init:
+        overrides = _identity_overrides(spec, overrides)
     values = spec.resolve(overrides)
     block = wire.Block(
         class_name=spec.class_name,
@@ -51,7 +54,7 @@ def add(
     )
     source = read_source(model)
     config = project.find_config(model)
-    code = render(spec, spec.defaults(), with_tests=False).block
+    code = default_block(spec)
     changes: dict[Path, str | None] = {}
     notes = []
     if inline or config.style == "inline":
@@ -134,6 +137,16 @@ def _check_wireable(spec: BlockSpec) -> None:
             f"{spec.id} works on {spec.input.layout} tensors, not on the (B, C, H, W) maps of a 2-D CNN; "
             f"render it with `plugforge new {spec.id}` and call it where your data has that layout"
         )
+
+
+def _identity_overrides(spec: BlockSpec, overrides: dict[str, str]) -> dict[str, str]:
+    """``--identity-init`` as the entry's switch; an error for blocks that cannot start as the identity."""
+    if spec.identity is None:
+        raise PlugforgeError(
+            f"{spec.id} cannot start as the identity; drop --identity-init, or pick a block that can "
+            "(`plugforge list --identity-init`)"
+        )
+    return overrides if spec.identity == "built-in" else {**overrides, "identity_init": "true"}
 
 
 def _non_default_kwargs(spec: BlockSpec, values: dict[str, Any]) -> dict[str, str]:

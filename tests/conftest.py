@@ -7,6 +7,12 @@ import pytest
 from plugforge.catalog import load_catalog
 
 
+@pytest.fixture(scope="session", autouse=True)
+def private_render_cache(tmp_path_factory):
+    """Keep the render cache of every test (and CLI subprocess) out of ~/.cache."""
+    os.environ["PLUGFORGE_CACHE_DIR"] = str(tmp_path_factory.mktemp("render-cache"))
+
+
 @pytest.fixture(scope="session")
 def catalog():
     return load_catalog()

@@ -104,6 +104,78 @@ def test_every_wireable_block_wires_into_a_bottleneck_and_runs(spec, wired, runs
     assert runs[spec.id] == [2, 256, size, size]
 
 
+IDENTITY = [s for s in WIREABLE if s.identity and s.id not in REFUSED]
+
+# Run the example before and after `add --identity-init` with the same (pretrained) weights.
+SAME_OUTPUT = """
+import importlib.util, json, sys, torch
+
+def load(name, path):
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+torch.manual_seed(0)
+original = load("original", sys.argv[1]).Bottleneck(256, 64)
+with torch.no_grad():  # a "pretrained" network: no parameter or statistic at its initial value
+    for tensor in [*original.parameters(), *original.buffers()]:
+        if tensor.is_floating_point():
+            tensor.copy_(torch.rand_like(tensor) + 0.5)
+out = {}
+for block, (directory, size) in json.loads(sys.argv[2]).items():
+    sys.path.insert(0, directory)
+    try:
+        wired = load("model_" + block, directory + "/model.py").Bottleneck(256, 64)
+        missing, unexpected = wired.load_state_dict(original.state_dict(), strict=False)
+        assert not unexpected and all(key.startswith(block + ".") for key in missing), (missing, unexpected)
+        x = torch.randn(2, 256, size, size)
+        with torch.no_grad():
+            out[block] = [torch.equal(wired.train(mode)(x), original.train(mode)(x)) for mode in (False, True)]
+    except Exception as error:
+        out[block] = f"{type(error).__name__}: {error}"
+    sys.path.pop(0)
+    for name in [n for n in sys.modules if n == "blocks" or n.startswith("blocks.")]:
+        del sys.modules[name]
+print(json.dumps(out))
+"""
+
+
+@pytest.fixture(scope="module")
+def identity_runs(tmp_path_factory):
+    """Wire every block that can start as the identity with --identity-init; compare outputs."""
+    root = tmp_path_factory.mktemp("identity")
+    todo, results = {}, {}
+    for spec in IDENTITY:
+        directory = root / spec.id
+        directory.mkdir()
+        shutil.copy(EXAMPLE, directory / "model.py")
+        extra, size = NEEDS.get(spec.id, ([], 14))
+        position = ["--replace", "conv2"] if spec.role == "replace" else []
+        result = invoke("add", spec.id, "--into", directory / "model.py", "--identity-init", *position, *extra)
+        results[spec.id] = result
+        todo[spec.id] = (str(directory), size)
+    run = subprocess.run([sys.executable, "-c", SAME_OUTPUT, EXAMPLE, json.dumps(todo)], capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    return results, json.loads(run.stdout.splitlines()[-1])
+
+
+@pytest.mark.parametrize("spec", IDENTITY, ids=lambda s: s.id)
+def test_identity_init_leaves_a_pretrained_model_bitwise_unchanged(spec, identity_runs):
+    results, outputs = identity_runs
+    assert results[spec.id].exit_code == 0, results[spec.id].output
+    if spec.identity != "built-in":
+        assert "identity_init=True" in results[spec.id].output
+    assert outputs[spec.id] == [True, True]  # eval and train mode
+
+
+def test_identity_init_is_refused_for_a_block_that_cannot_start_as_the_identity(model):
+    result = invoke("add", "ghost", "--into", model, "--identity-init")
+    assert result.exit_code == 1 and "ghost cannot start as the identity" in result.output
+    assert "plugforge list --identity-init" in result.output
+    assert model.read_bytes() == EXAMPLE.read_bytes()
+
+
 @pytest.mark.parametrize("block", ["pconv", "scconv", "snake_conv"])
 def test_shape_preserving_convs_replace_a_stride_free_conv(block, tmp_path):
     pytest.importorskip("torch")

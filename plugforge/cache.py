@@ -1,0 +1,63 @@
+"""A cache of default renders, so `add` need not import Jinja and black.
+
+`add` vendors every block with its catalog defaults, so the same entry always
+renders to the same text. That text is stored under the user cache directory,
+keyed by a hash of everything the render reads: the plugforge version, the
+renderer's own source, the entry file and the templates it uses. A change to
+any of them is a new key; a cache that cannot be written is simply skipped.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from pathlib import Path
+
+from plugforge import __version__
+from plugforge.catalog import BlockSpec
+from plugforge.resources import templates_dir
+
+_RENDERER = [Path(__file__).with_name(name) for name in ("render.py", "catalog.py")]
+
+
+def cache_dir() -> Path:
+    """``$PLUGFORGE_CACHE_DIR``, else ``$XDG_CACHE_HOME/plugforge``, else ``~/.cache/plugforge``."""
+    if explicit := os.environ.get("PLUGFORGE_CACHE_DIR"):
+        return Path(explicit)
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "plugforge"
+
+
+def default_block(spec: BlockSpec) -> str:
+    """The block file rendered with the entry's defaults, from the cache when possible."""
+    path = cache_dir() / "renders" / f"{spec.id}-{_key(spec)}.py"
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        pass
+    from plugforge.render import render  # imports Jinja and black: only on a miss
+
+    text = render(spec, spec.defaults(), with_tests=False).block
+    _store(path, text)
+    return text
+
+
+def _key(spec: BlockSpec) -> str:
+    templates = templates_dir()
+    inputs = [spec.path, templates / "blocks" / spec.template, *_RENDERER]
+    inputs += [templates / "helpers" / f"{name}.py.j2" for name in spec.uses]
+    digest = hashlib.sha256(__version__.encode())
+    for path in inputs:
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:20]
+
+
+def _store(path: Path, text: str) -> None:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile("w", encoding="utf-8", dir=path.parent, delete=False) as handle:
+            handle.write(text)
+        os.replace(handle.name, path)
+    except OSError:
+        pass  # a read-only home or a full disk: render again next time
