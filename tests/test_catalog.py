@@ -13,7 +13,7 @@ id = "toy"
 class = "Toy"
 summary = "A toy block."
 category = "channel attention"
-role = "replace"
+role = "insert"
 
 [paper]
 title = "Toy"
@@ -92,7 +92,7 @@ def test_a_valid_entry_becomes_a_typed_spec(tmp_path):
     "change, message",
     [
         (('class = "Toy"', 'class = "not valid"'), "toy.toml: class: must be a Python identifier"),
-        (('role = "replace"', 'role = "sideways"'), "toy.toml: role: must be one of insert, replace"),
+        (('role = "insert"', 'role = "sideways"'), "toy.toml: role: must be one of insert, replace"),
         (('category = "channel attention"', 'category = "magic"'), "toy.toml: category: must be one of"),
         (('summary = "A toy block."', ""), "toy.toml: summary: is required"),
         (('year = 2020', 'year = "2020"'), "toy.toml: paper.year: must be a int"),
@@ -131,11 +131,11 @@ def test_id_must_match_file_name_and_module_must_not_shadow_stdlib(tmp_path):
     with pytest.raises(CatalogError, match="id: must match the file name"):
         load_entry(write(tmp_path, VALID, name="other"))
     with pytest.raises(CatalogError, match="module: 'gc' must be an identifier that shadows no standard-library"):
-        load_entry(write(tmp_path, VALID.replace('role = "replace"', 'role = "replace"\nmodule = "gc"')))
+        load_entry(write(tmp_path, VALID.replace('role = "insert"', 'role = "insert"\nmodule = "gc"')))
 
 
 def test_missing_template_or_helper_is_reported(tmp_path):
-    path = write(tmp_path, VALID.replace('role = "replace"', 'role = "replace"\nuses = ["nope"]'))
+    path = write(tmp_path, VALID.replace('role = "insert"', 'role = "insert"\nuses = ["nope"]'))
     with pytest.raises(CatalogError, match="template: no template 'toy.py.j2'"):
         load_entry(path, templates=set(), helpers=set())
     with pytest.raises(CatalogError, match="uses: no helper template 'nope'"):
@@ -143,9 +143,9 @@ def test_missing_template_or_helper_is_reported(tmp_path):
 
 
 def test_duplicate_alias_is_rejected(tmp_path):
-    first = load_entry(write(tmp_path, VALID.replace('role = "replace"', 'role = "replace"\naliases = ["shared"]')))
+    first = load_entry(write(tmp_path, VALID.replace('role = "insert"', 'role = "insert"\naliases = ["shared"]')))
     second = load_entry(
-        write(tmp_path, VALID.replace('id = "toy"', 'id = "toy2"').replace('role = "replace"', 'role = "replace"\naliases = ["shared"]'), name="toy2")
+        write(tmp_path, VALID.replace('id = "toy"', 'id = "toy2"').replace('role = "insert"', 'role = "insert"\naliases = ["shared"]'), name="toy2")
     )
     with pytest.raises(CatalogError, match="'shared' is already used by 'toy'"):
         Catalog([first, second])
