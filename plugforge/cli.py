@@ -110,7 +110,7 @@ def new(block: str, out_dir: Path, sets: tuple[str, ...], no_tests: bool, force:
 @main.command()
 @click.argument("block")
 @click.option("--into", "model", required=True, type=click.Path(dir_okay=False, path_type=Path),
-              help="The model's .py file to rewrite.")  # fmt: skip
+              help="The model's .py file (or .ipynb notebook) to rewrite.")  # fmt: skip
 @click.option("--class", "class_name", metavar="CLASS", help="The nn.Module to change; optional when the file has one.")
 @click.option("--after", metavar="ATTR", help="Insert after self.ATTR (or seq.INDEX inside an nn.Sequential).")
 @click.option("--before", metavar="ATTR", help="Insert before self.ATTR.")
@@ -119,12 +119,16 @@ def new(block: str, out_dir: Path, sets: tuple[str, ...], no_tests: bool, force:
 @click.option("--set", "sets", multiple=True, metavar="NAME=VALUE", help="Set a hyperparameter. Repeatable.")
 @click.option("--channels", metavar="EXPR", help="Channel expression to pass instead of the inferred one.")
 @click.option("--inline", is_flag=True, help="Put the block's code into the model file instead of blocks/.")
+@click.option("--cell", type=click.IntRange(min=1), help="Notebook only: the code cell to change (1 = first cell).")
 @click.option("--identity-init", is_flag=True,
               help="Start the block as the identity, so a pretrained model computes what it did before.")  # fmt: skip
 @click.option("--dry-run", is_flag=True, help="Print a unified diff of every file; write nothing.")
+@click.option("--check", "check_expr", metavar="EXPR",
+              help="Then build EXPR (e.g. 'Bottleneck(256, 64)') and run it at --input; undo everything if it fails.")  # fmt: skip
+@click.option("--input", "inputs", multiple=True, metavar="SHAPE", help="Input shape for --check, e.g. 2,256,56,56.")
 def add(block: str, model: Path, class_name: str | None, after: str | None, before: str | None,
         replace: str | None, name: str | None, sets: tuple[str, ...], channels: str | None,
-        inline: bool, identity_init: bool, dry_run: bool) -> None:  # fmt: skip
+        inline: bool, cell: int | None, identity_init: bool, dry_run: bool, check_expr: str | None, inputs: tuple[str, ...]) -> None:  # fmt: skip
     """Wire BLOCK into the model class in the file given by --into.
 
     The block is rendered to blocks/<block>.py next to the model (or the
@@ -132,7 +136,8 @@ def add(block: str, model: Path, class_name: str | None, after: str | None, befo
     with --inline. It is constructed in __init__ with the channel expression of
     its anchor and called in forward. Without a position, the block goes where
     its paper puts it; the chosen position is printed. Every file is written, or
-    none.
+    none. In a notebook the block always goes inline into the cell that defines
+    the class.
 
     \b
     Examples:
@@ -140,6 +145,8 @@ def add(block: str, model: Path, class_name: str | None, after: str | None, befo
       plugforge add se --into model.py --class Bottleneck --after bn3
       plugforge add ghost --into model.py --replace conv2 --dry-run
       plugforge add cbam --into model.py --identity-init
+      plugforge add eca --into train.ipynb --class Net
+      plugforge add se --into model.py --check "Bottleneck(256, 64)" --input 2,256,56,56
     """
     from plugforge import wiring
 
@@ -148,25 +155,28 @@ def add(block: str, model: Path, class_name: str | None, after: str | None, befo
     outcome = wiring.add(
         find(block), _parse_sets(sets), model, class_name=class_name, after=after,
         before=before, replace=replace, name=name, channels=channels, inline=inline,
-        identity_init=identity_init, dry_run=dry_run,
+        identity_init=identity_init, cell=cell, dry_run=dry_run, check=_add_check(model, check_expr, inputs, dry_run),
     )  # fmt: skip
     _report(outcome, dry_run)
+    if outcome.report:
+        click.echo(outcome.report)
 
 
 @main.command()
 @click.argument("name")
 @click.option("--from", "model", required=True, type=click.Path(dir_okay=False, path_type=Path),
-              help="The model's .py file.")  # fmt: skip
+              help="The model's .py file or notebook.")  # fmt: skip
 @click.option("--class", "class_name", metavar="CLASS", help="The nn.Module that holds the block.")
+@click.option("--cell", type=click.IntRange(min=1), help="Notebook only: the code cell that holds the block.")
 @click.option("--dry-run", is_flag=True, help="Print a unified diff of every file; write nothing.")
-def remove(name: str, model: Path, class_name: str | None, dry_run: bool) -> None:
+def remove(name: str, model: Path, class_name: str | None, cell: int | None, dry_run: bool) -> None:
     """Undo `plugforge add`: remove the block attribute NAME, its calls and its import.
 
     The vendored block file is deleted too when nothing else imports it.
     """
     from plugforge import wiring
 
-    _report(wiring.remove(model, name, class_name=class_name, dry_run=dry_run), dry_run)
+    _report(wiring.remove(model, name, class_name=class_name, cell=cell, dry_run=dry_run), dry_run)
 
 
 @main.command()
@@ -186,8 +196,194 @@ def anchors(file: Path, class_name: str | None) -> None:
     click.echo(describe.columns(rows))
 
 
+def _measure_options(command):
+    """--device, --dtype and --backward, shared by check and bench."""
+    for option in reversed([
+        click.option("--device", type=click.Choice(["cpu", "cuda"]), default="cpu", show_default=True,
+                     help="Where to run."),
+        click.option("--dtype", type=click.Choice(["float32", "bfloat16"]), default="float32", show_default=True,
+                     help="Cast the parameters and float inputs to this type."),
+        click.option("--backward", is_flag=True, help="Measure forward+backward in train mode (default: forward, eval)."),
+    ]):  # fmt: skip
+        command = option(command)
+    return command
+
+
+@main.command()
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--build", "expr", required=True, metavar="EXPR",
+              help="The model to build, evaluated in FILE, e.g. 'Bottleneck(256, 64)' or 'resnet18()'.")  # fmt: skip
+@click.option("--input", "inputs", required=True, multiple=True, metavar="SHAPE",
+              help="Input shape, e.g. 2,256,56,56; one per forward argument. Repeatable.")  # fmt: skip
+@_measure_options
+@click.option("--against", metavar="REV_OR_FILE",
+              help="Also measure another version (a file, or a git revision such as HEAD) and show ratios.")  # fmt: skip
+def check(file: Path, expr: str, inputs: tuple[str, ...], device: str, dtype: str, backward: bool,
+          against: str | None) -> None:  # fmt: skip
+    """Build a model from FILE, run it on random inputs, and report what it costs.
+
+    Reports the output shapes, parameter count, FLOPs, latency (median and
+    interquartile range over warm runs) and peak memory. FILE is imported in its
+    package context, so relative imports and a vendored blocks/ package work.
+
+    \b
+    Examples:
+      plugforge check model.py --build "Bottleneck(256, 64)" --input 2,256,56,56
+      plugforge check model.py --build "resnet18()" --input 1,3,224,224 --backward
+      plugforge check model.py --build "Bottleneck(256, 64)" --input 2,256,56,56 --against HEAD
+    """
+    from plugforge import checking
+
+    settings = checking.Settings(device, dtype, backward)
+    click.echo(checking.check(file, expr, _shapes(inputs), settings, against))
+
+
+@main.command()
+@click.argument("block")
+@click.option("--set", "sets", multiple=True, metavar="NAME=VALUE",
+              help="Set a hyperparameter (of every compared block that has it). Repeatable.")  # fmt: skip
+@click.option("--input", "shape", default="2,64,56,56", show_default=True, metavar="SHAPE",
+              help="The (B, C, H, W) input; C is the block's channel count.")  # fmt: skip
+@_measure_options
+@click.option("--compare", "others", multiple=True, metavar="ID",
+              help="Other blocks for the same table, e.g. --compare eca,cbam. Repeatable.")  # fmt: skip
+def bench(block: str, sets: tuple[str, ...], shape: str, device: str, dtype: str, backward: bool,
+          others: tuple[str, ...]) -> None:  # fmt: skip
+    """Measure BLOCK (rendered with its defaults) at one input: parameters, FLOPs, latency, memory.
+
+    With --compare, one row per block and each latency as a ratio of BLOCK's.
+
+    \b
+    Examples:
+      plugforge bench se
+      plugforge bench se --compare eca,cbam --input 8,256,14,14
+      plugforge bench sk --set kernels=3,5,7 --backward
+    """
+    from plugforge import checking
+
+    specs = [find(name) for name in [block, *(n for group in others for n in group.split(",") if n.strip())]]
+    settings = checking.Settings(device, dtype, backward)
+    click.echo(checking.bench(specs, _parse_sets(sets), _shapes((shape,))[0], settings))
+
+
+def _shapes(values: tuple[str, ...]) -> tuple[tuple[int, ...], ...]:
+    from plugforge.measure import parse_shape
+
+    try:
+        return tuple(parse_shape(value) for value in values)
+    except ValueError as error:
+        raise click.BadParameter(str(error), param_hint="--input") from None
+
+
+def _add_check(model: Path, expr: str | None, inputs: tuple[str, ...], dry_run: bool):
+    """``add --check``: the check to run once the files are written, or None."""
+    if expr is None:
+        if inputs:
+            raise click.UsageError("--input is the input shape for --check; add --check EXPR")
+        return None
+    if not inputs:
+        raise click.UsageError("--check needs the input shape: add --input SHAPE, e.g. --input 2,256,56,56")
+    if dry_run:
+        raise click.UsageError("--check imports the wired files, so it cannot run with --dry-run")
+    from plugforge import checking
+
+    shapes, original = _shapes(inputs), model.read_bytes() if model.is_file() else b""
+    return lambda: checking.after_add(model, original, expr, shapes)
+
+
 def _report(outcome, dry_run: bool) -> None:
     for message in outcome.messages:
         click.echo(message, err=True)
     if dry_run:
         click.echo(outcome.diff, nl=False)
+
+
+@main.command()
+@click.argument("blocks", nargs=-1, required=True)
+@click.option("-o", "--out", "out_dir", default="blocks", show_default=True, type=click.Path(file_okay=False, path_type=Path),
+              help="The package folder to write.")  # fmt: skip
+@click.option("--no-tests", is_flag=True, help="Do not render the test files.")
+@click.option("--force", is_flag=True, help="Overwrite files that differ from the render.")
+def vendor(blocks: tuple[str, ...], out_dir: Path, no_tests: bool, force: bool) -> None:
+    """Render several blocks into one importable package.
+
+    The package's __init__.py exports every block class; layers several blocks
+    share are written once, to _helpers.py; each block gets its tests. Run it
+    again with more blocks to add them to the same package.
+
+    \b
+    Examples:
+      plugforge vendor se cbam eca coord_att -o mynet/blocks
+      pytest mynet/blocks
+    """
+    from plugforge.generate import vendor_blocks
+
+    specs = list({spec.id: spec for spec in map(find, blocks)}.values())
+    for written in vendor_blocks(specs, out_dir, with_tests=not no_tests, force=force):
+        click.echo(f"{written.status:>11}  {written.path}")
+
+
+@main.command("diff")
+@click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--upstream", is_flag=True, help="Show what the current catalog would change instead of your edits.")
+@click.pass_context
+def diff_command(ctx: click.Context, path: Path, upstream: bool) -> None:
+    """Show your edits to a rendered file, against the pristine render its header records.
+
+    Exits 0 when there is no difference and 1 when there is one, like
+    `git diff --exit-code`.
+
+    \b
+    Examples:
+      plugforge diff blocks/se.py
+      plugforge diff blocks/se.py --upstream
+    """
+    from plugforge import updating
+
+    text = updating.diff(path, upstream=upstream)
+    click.echo(text, nl=False)
+    ctx.exit(1 if text else 0)
+
+
+@main.command()
+@click.argument("paths", nargs=-1, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--all", "everything", is_flag=True, help="Every rendered file of the project (or of this folder).")
+@click.option("--dry-run", is_flag=True, help="Print a unified diff of every file; write nothing.")
+@click.pass_context
+def update(ctx: click.Context, paths: tuple[Path, ...], everything: bool, dry_run: bool) -> None:
+    """Bring rendered files up to date with the catalog, keeping your edits.
+
+    A 3-way merge of the pristine render (base), your file and the current
+    catalog's render: edits that do not overlap are all kept; where both
+    changed the same lines, the file gets conflict markers and the command
+    exits 1. A file the catalog has not changed is left alone.
+
+    \b
+    Examples:
+      plugforge update blocks/se.py
+      plugforge update --all --dry-run
+    """
+    from plugforge import project, updating
+
+    if everything == bool(paths):
+        raise click.UsageError("give the files to update, or --all for every rendered file of the project")
+    targets = list(paths) or updating.rendered_files(_project_root())
+    if not targets:
+        raise click.ClickException(f"no rendered files under {_project_root()}")
+    report = updating.update(targets, dry_run=dry_run)
+    for message in report.messages:
+        click.echo(message, err=True)
+    if dry_run:
+        click.echo(report.diff, nl=False)
+    if report.conflicted:
+        names = ", ".join(project.display(p) for p in report.conflicted)
+        click.echo(f"Needs your attention: {names} (resolve the <<<<<<< ... >>>>>>> regions)", err=True)
+        ctx.exit(1)
+
+
+def _project_root() -> Path:
+    """The folder of the nearest pyproject.toml above the current one, else the current folder."""
+    from plugforge import project
+
+    pyproject = project.find_config(Path.cwd() / "pyproject.toml").pyproject
+    return pyproject.parent if pyproject else Path.cwd()

@@ -1,4 +1,4 @@
-"""`plugforge new`: render an entry into files, never clobbering a user's edits."""
+"""`plugforge new` and `vendor`: render entries into files, never clobbering a user's edits."""
 
 from __future__ import annotations
 
@@ -6,9 +6,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from plugforge.catalog import BlockSpec
+from plugforge import provenance
+from plugforge.catalog import BlockSpec, find
 from plugforge.errors import FileConflictError
-from plugforge.render import render
+from plugforge.render import render, render_helpers
 
 
 @dataclass(frozen=True)
@@ -26,8 +27,59 @@ def new_block(spec: BlockSpec, values: dict[str, Any], out_dir: Path, with_tests
     files = {out_dir / f"{spec.module}.py": rendered.block}
     if with_tests:
         files[out_dir / f"test_{spec.module}.py"] = rendered.tests
+    return _write(files, out_dir, force)
+
+
+def vendor_blocks(specs: list[BlockSpec], out_dir: Path, with_tests: bool, force: bool) -> list[Written]:
+    """Render blocks (catalog defaults) into one importable package.
+
+    ``__init__.py`` exports every block class in the folder (earlier vendored ones
+    included); helpers shared by several blocks are written once, to ``_helpers.py``.
+    """
+    files = {}
+    for spec in specs:
+        rendered = render(spec, spec.defaults(), with_tests=with_tests, packaged=True)
+        files[out_dir / f"{spec.module}.py"] = rendered.block
+        if with_tests:
+            files[out_dir / f"test_{spec.module}.py"] = rendered.tests
+    exported = {**_vendored_classes(out_dir), **{spec.module: spec for spec in specs}}
+    helpers = sorted({name for spec in exported.values() for name in spec.uses})
+    if helpers:
+        files[out_dir / "_helpers.py"] = render_helpers(helpers)
+    files[out_dir / "__init__.py"] = _package_init(sorted(exported.values(), key=lambda spec: spec.module))
+    # __init__ and _helpers follow the folder's blocks: rewritten as long as they are still ours
+    ours = [path for path in (out_dir / "__init__.py", out_dir / "_helpers.py") if _first_line(path) == _first_line_of(files.get(path))]
+    return _write(files, out_dir, force, rewritable=ours)
+
+
+def _vendored_classes(out_dir: Path) -> dict[str, BlockSpec]:
+    """The blocks an earlier `vendor` put into the folder, by module name."""
+    found = {}
+    for path in sorted(out_dir.glob("*.py")) if out_dir.is_dir() else []:
+        with path.open(encoding="utf-8") as stream:
+            header = provenance.read(stream.readline() + stream.readline())
+        if header and header.packaged and not header.tests:
+            found[path.stem] = find(header.block_id)
+    return found
+
+
+def _package_init(specs: list[BlockSpec]) -> str:
+    imports = [f"from .{spec.module} import {spec.class_name}" for spec in specs]
+    names = ", ".join(f'"{spec.class_name}"' for spec in specs)
+    return "\n".join(['"""Blocks vendored by plugforge; `plugforge update --all` keeps them current."""', "", *imports, "", f"__all__ = [{names}]", ""])
+
+
+def _first_line(path: Path) -> str | None:
+    return _first_line_of(path.read_text(encoding="utf-8")) if path.is_file() else None
+
+
+def _first_line_of(text: str | None) -> str | None:
+    return text.partition("\n")[0] if text else None
+
+
+def _write(files: dict[Path, str], out_dir: Path, force: bool, rewritable: list[Path] = ()) -> list[Written]:
     plan = [(path, text, _status(path, text)) for path, text in files.items()]
-    conflicts = [path for path, _, status in plan if status == "overwritten"]
+    conflicts = [path for path, _, status in plan if status == "overwritten" and path not in rewritable]
     if conflicts and not force:
         names = ", ".join(str(p) for p in conflicts)
         raise FileConflictError(
@@ -38,6 +90,10 @@ def new_block(spec: BlockSpec, values: dict[str, Any], out_dir: Path, with_tests
     for path, text, status in plan:
         if status != "unchanged":
             path.write_text(text, encoding="utf-8", newline="\n")
+        if provenance.read(text):  # keep the pristine copy `diff` and `update` start from
+            base = provenance.base_path(path)
+            base.parent.mkdir(exist_ok=True)
+            base.write_text(text, encoding="utf-8", newline="\n")
     return [Written(path, status) for path, _, status in plan]
 
 

@@ -9,6 +9,8 @@ import difflib
 import os
 import tempfile
 import tomllib
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
@@ -16,7 +18,7 @@ from typing import NamedTuple
 from .wire.errors import WireError
 
 STYLES = ("module", "inline")
-CONFIG_KEYS = ("blocks-dir", "tests-dir", "style")
+CONFIG_KEYS = ("blocks-dir", "tests-dir", "render-tests", "style")
 
 
 @dataclass(frozen=True)
@@ -25,10 +27,13 @@ class Config:
 
     ``blocks-dir`` and ``tests-dir`` set in pyproject.toml are relative to its
     directory; without them blocks go to ``blocks/`` next to the model file.
+    With ``render-tests = true``, `add` also renders each block's tests, into
+    ``tests-dir`` (default: beside the block).
     """
 
     blocks_dir: Path
     tests_dir: Path | None = None
+    render_tests: bool = False
     style: str = "module"
     pyproject: Path | None = None
 
@@ -58,7 +63,10 @@ def find_config(model_path: Path | str) -> Config:
     base = pyproject.parent if pyproject else model_dir
     blocks_dir = base / _path_value(table, "blocks-dir", pyproject) if "blocks-dir" in table else model_dir / "blocks"
     tests_dir = base / _path_value(table, "tests-dir", pyproject) if "tests-dir" in table else None
-    return Config(blocks_dir=blocks_dir, tests_dir=tests_dir, style=style, pyproject=pyproject)
+    render_tests = table.get("render-tests", False)
+    if not isinstance(render_tests, bool):
+        raise WireError(f"render-tests in [tool.plugforge] of {pyproject} must be true or false")
+    return Config(blocks_dir, tests_dir, render_tests, style, pyproject)
 
 
 def _nearest(directory: Path, name: str) -> Path | None:
@@ -104,6 +112,14 @@ def import_for(model_path: Path | str, block_file_path: Path | str) -> ImportSpe
             f"set blocks-dir under {root} in [tool.plugforge], or use --inline"
         )
     return ImportSpec(_module_path(block_file, root), 0, _missing_inits(block_file, root))
+
+
+def absolute_module(block_file: Path, new_inits: list[Path]) -> str:
+    """The block's dotted module path from the top of its package chain (``mynet.blocks.se``)."""
+    root = Path(block_file).resolve().parent
+    while (root / "__init__.py").is_file() or root / "__init__.py" in new_inits:
+        root = root.parent
+    return _module_path(Path(block_file).resolve(), root)
 
 
 def module_file(model_path: Path | str, origin: str) -> Path:
@@ -166,7 +182,7 @@ def write_all(changes: dict[Path, str | None], dry_run: bool) -> str:
         if content is None:
             path.unlink(missing_ok=True)
     return "".join(
-        f"{'deleted' if content is None else 'wrote'} {_display(path)}\n" for path, content in changes.items()
+        f"{'deleted' if content is None else 'wrote'} {display(path)}\n" for path, content in changes.items()
     )
 
 
@@ -217,7 +233,7 @@ def _read(path: Path) -> str | None:
 
 
 def _diff(path: Path, new: str | None) -> str:
-    old, name = _read(path), _display(path)
+    old, name = _read(path), display(path)
     lines = difflib.unified_diff(
         _lines(old),
         _lines(new),
@@ -233,8 +249,31 @@ def _lines(text: str | None) -> list[str]:
     return text.splitlines(keepends=True) if text else []
 
 
-def _display(path: Path) -> str:
+def display(path: Path) -> str:
     try:
         return path.resolve().relative_to(Path.cwd().resolve()).as_posix()
     except ValueError:
         return path.resolve().as_posix()
+
+
+@contextmanager
+def restored_on_error(paths: Iterable[Path]) -> Iterator[None]:
+    """If the body raises, put every path back to its exact bytes, then re-raise.
+
+    Files that did not exist are removed, and so are the directories the body
+    created for them once they are empty. ``add --check`` writes through this.
+    """
+    saved = {Path(path): Path(path).read_bytes() if Path(path).is_file() else None for path in paths}
+    new_directories = {parent for path in saved for parent in path.parents if not parent.exists()}
+    try:
+        yield
+    except BaseException:
+        for path, data in saved.items():
+            if data is None:
+                path.unlink(missing_ok=True)
+            elif not path.is_file() or path.read_bytes() != data:
+                path.write_bytes(data)
+        for directory in sorted(new_directories, key=lambda d: -len(d.parts)):
+            if directory.is_dir() and not any(directory.iterdir()):
+                directory.rmdir()
+        raise

@@ -9,20 +9,25 @@ them all or none through ``plugforge.project``.
 from __future__ import annotations
 
 import ast
+from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
-from plugforge import project, wire
+from plugforge import project, provenance, wire
 from plugforge.cache import default_block
 from plugforge.catalog import FORMULA_FUNCTIONS, BlockSpec, evaluate, literal
 from plugforge.errors import PlugforgeError
+from plugforge.notebook import Notebook
 
 
 @dataclass
 class Outcome:
     messages: list[str] = field(default_factory=list)
     diff: str = ""  # dry run only: what would change
+    report: str = ""  # add --check: the check's report
 
 
 def add(
@@ -38,9 +43,15 @@ def add(
     channels: str | None = None,
     inline: bool = False,
     identity_init: bool = False,
+    cell: int | None = None,
     dry_run: bool = False,
+    check: Callable[[], str] | None = None,
 ) -> Outcome:
-    """Wire ``spec`` into ``model``; every file is written, or none."""
+    """Wire ``spec`` into ``model``; every file is written, or none.
+
+    ``check`` runs once the files are written and returns a report; if it raises,
+    every file is put back to its exact bytes.
+    """
     _check_wireable(spec)
     if identity_init:
         overrides = _identity_overrides(spec, overrides)
@@ -52,12 +63,11 @@ def add(
         kwargs=_non_default_kwargs(spec, values),
         same_channels=_same_channels(spec, values, overrides),
     )
-    source = read_source(model)
+    source, rewrite, notes = _document(model, cell, class_name)
     config = project.find_config(model)
     code = default_block(spec)
     changes: dict[Path, str | None] = {}
-    notes = []
-    if inline or config.style == "inline":
+    if inline or config.style == "inline" or model.suffix == ".ipynb":
         origin = wire.Source(inline_code=code)
     else:
         block_file = config.blocks_dir / f"{spec.module}.py"
@@ -65,25 +75,32 @@ def add(
         origin = wire.Source(module=target.module, level=target.level)
         if not block_file.exists():
             changes[block_file] = code
+            changes[provenance.base_path(block_file)] = code  # the pristine copy for `diff` and `update`
         elif block_file.read_text(encoding="utf-8") != code:
             notes.append(f"kept {_shown(block_file)} as it is (it differs from a fresh render: your edits stay)")
         changes.update({init: "" for init in target.missing_inits})
+        if config.render_tests:
+            changes.update(_tests_for(spec, block_file, config.tests_dir, target.missing_inits))
     result = wire.add(
         source, block, origin, name=name or spec.id, class_name=class_name,
         after=after, before=before, replace=replace, channels=channels,
     )  # fmt: skip
-    changes[model] = result.source
-    created = [f"created {_shown(path)}" for path in changes if path != model and not path.exists()]
-    diff = project.write_all(changes, dry_run)
-    return Outcome(result.messages + notes + ([] if dry_run else created), diff)
+    changes[model] = rewrite(result.source)
+    created = [f"created {_shown(p)}" for p in changes if p != model and not p.exists() and provenance.STORE not in p.parts]
+    with project.restored_on_error(changes) if check else nullcontext():
+        diff = project.write_all(changes, dry_run)
+        report = check() if check else ""
+    return Outcome(result.messages + notes + ([] if dry_run else created), diff, report)
 
 
-def remove(model: Path, name: str, *, class_name: str | None = None, dry_run: bool = False) -> Outcome:
+def remove(
+    model: Path, name: str, *, class_name: str | None = None, cell: int | None = None, dry_run: bool = False
+) -> Outcome:
     """Undo ``add``: attribute, calls, import; the vendored file too when nothing else imports it."""
-    source = read_source(model)
+    source, rewrite, notes = _document(model, cell, class_name)
     result = wire.remove(source, name, class_name=class_name)
-    changes: dict[Path, str | None] = {model: result.source}
-    messages = list(result.messages)
+    changes: dict[Path, str | None] = {model: rewrite(result.source)}
+    messages = list(result.messages) + notes
     vendored = [path for origin in result.removed_origins if (path := _vendored_file(model, origin))]
     others = [p for p in _python_files(model) if p != model.resolve()] if vendored else []
     for block_file in vendored:
@@ -92,12 +109,13 @@ def remove(model: Path, name: str, *, class_name: str | None = None, dry_run: bo
             messages.append(f"kept {_shown(block_file)}: still imported by {', '.join(_shown(p) for p in users)}")
             continue
         changes[block_file] = None
+        changes[provenance.base_path(block_file)] = None
         messages.append(f"deleted {_shown(block_file)} (nothing else imports it)")
         changes.update(_package_leftovers(block_file.parent, changes))
     diff = project.write_all(changes, dry_run)
-    if not dry_run:
-        for path in changes:
-            if changes[path] is None and path.parent.is_dir() and not any(path.parent.iterdir()):
+    if not dry_run:  # folders emptied by the deletions: the base store first, then the blocks package
+        for path in sorted((p for p in changes if changes[p] is None), key=lambda p: -len(p.parts)):
+            if path.parent.is_dir() and not any(path.parent.iterdir()):
                 path.parent.rmdir()
     return Outcome(messages, diff)
 
@@ -105,16 +123,46 @@ def remove(model: Path, name: str, *, class_name: str | None = None, dry_run: bo
 def _package_leftovers(directory: Path, changes: dict[Path, str | None]) -> dict[Path, None]:
     """The blocks package's empty ``__init__.py`` once its last block goes."""
     init = directory / "__init__.py"
-    remaining = [p for p in directory.iterdir() if p != init and changes.get(p, "") is not None]
+    store = directory / provenance.STORE
+    remaining = [p for p in directory.iterdir() if p not in (init, store) and changes.get(p, "") is not None]
+    if store.is_dir():
+        remaining += [p for p in store.iterdir() if changes.get(p, "") is not None]
     if init.is_file() and not remaining and not init.read_text(encoding="utf-8").strip():
         return {init: None}
     return {}
 
 
+def _tests_for(spec: BlockSpec, block_file: Path, tests_dir: Path | None, new_inits: list[Path]) -> dict[Path, str]:
+    """``render-tests = true``: the block's rendered tests (and their pristine copy), unless already there."""
+    from plugforge.render import render  # Jinja and black: only for projects that render tests
+
+    beside = tests_dir is None or tests_dir.resolve() == block_file.parent.resolve()
+    tests_file = (block_file.parent if beside else tests_dir) / f"test_{spec.module}.py"
+    if tests_file.exists():
+        return {}
+    module = f".{spec.module}" if beside else project.absolute_module(block_file, new_inits)
+    text = render(spec, spec.defaults(), tests_import=module).tests
+    return {tests_file: text, provenance.base_path(tests_file): text}
+
+
+def _document(model: Path, cell: int | None, class_name: str | None) -> tuple[str, Callable[[str], str], list[str]]:
+    """The code to wire, how to put the rewritten code back, and a note on where it is.
+
+    A ``.py`` file is its own code; in a notebook it is one code cell.
+    """
+    if model.suffix == ".ipynb":
+        book = Notebook.read(model)
+        number = book.choose_cell(cell, class_name)
+        return book.source(number), partial(book.with_source, number), [f"in cell {number} of {_shown(model)}"]
+    if cell is not None:
+        raise PlugforgeError(f"--cell picks a cell of a notebook, and {model} is not one; drop --cell")
+    return read_source(model), lambda text: text, []
+
+
 def read_source(model: Path) -> str:
     """The model file's exact text (CRLF and BOM included), or a clear error."""
     if model.suffix != ".py":
-        raise PlugforgeError(f"{model} is not a .py file; pass the Python file that defines your model")
+        raise PlugforgeError(f"{model} is not a .py file or a notebook; pass the file that defines your model")
     try:
         return model.read_bytes().decode("utf-8")
     except FileNotFoundError:

@@ -88,7 +88,8 @@ def test_new_never_overwrites_a_differing_file_without_force(cli, tmp_path):
 
 def test_new_without_tests(cli, tmp_path):
     assert cli("new", "se", "-o", tmp_path, "--no-tests").exit_code == 0
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["se.py"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".plugforge", "se.py"]
+    assert (tmp_path / ".plugforge" / "se.py.base").read_text() == (tmp_path / "se.py").read_text()
 
 
 @pytest.mark.parametrize(

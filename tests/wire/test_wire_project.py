@@ -29,11 +29,11 @@ def test_config_defaults_without_pyproject(tmp_path):
 def test_config_from_the_nearest_pyproject_is_relative_to_it(tmp_path):
     touch(
         tmp_path / "pyproject.toml",
-        '[tool.plugforge]\nblocks-dir = "lib/blocks"\ntests-dir = "tests/blocks"\nstyle = "inline"\n',
+        '[tool.plugforge]\nblocks-dir = "lib/blocks"\ntests-dir = "tests/blocks"\nrender-tests = true\nstyle = "inline"\n',
     )
     model = touch(tmp_path / "src" / "nets" / "model.py")
     assert find_config(model) == Config(
-        tmp_path / "lib" / "blocks", tmp_path / "tests" / "blocks", "inline", tmp_path / "pyproject.toml"
+        tmp_path / "lib" / "blocks", tmp_path / "tests" / "blocks", True, "inline", tmp_path / "pyproject.toml"
     )
 
 
@@ -48,6 +48,7 @@ def test_pyproject_without_table_gives_defaults(tmp_path):
     [
         ('[tool.plugforge]\nblock-dir = "b"\n', "unknown key(s) block-dir"),
         ('[tool.plugforge]\nstyle = "vendored"\n', 'use "module" or "inline"'),
+        ('[tool.plugforge]\nrender-tests = "yes"\n', "render-tests .* must be true or false"),
         ("[tool.plugforge]\nblocks-dir = 3\n", "must be a non-empty path string"),
         ("[tool.plugforge\n", "fix the TOML syntax"),
     ],

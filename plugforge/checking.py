@@ -1,0 +1,476 @@
+"""`check`, `bench` and `add --check`: build a model or a block, measure it, report the figures.
+
+Imports torch (through ``plugforge.measure``); only these commands load this module.
+A model file is imported in its package context: a file inside a package (a
+directory with ``__init__.py``) by its dotted name with the package root on
+``sys.path``, so relative imports and a vendored ``blocks/`` package resolve; a
+script with its own directory on ``sys.path``. Modules imported from there are
+dropped from ``sys.modules`` afterwards, and no bytecode is written.
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib
+import importlib.util
+import math
+import os
+import subprocess
+import sys
+import tempfile
+import traceback
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import torch
+from torch import nn
+
+from plugforge.cache import default_block
+from plugforge.catalog import BlockSpec
+from plugforge.describe import columns
+from plugforge.errors import PlugforgeError
+from plugforge.measure import Figures, MeasureError, PassError, measure, resolve_device, resolve_dtype
+
+DEFAULT_MIN_RUN_TIME = 0.5
+BENCH_INPUT = (2, 64, 56, 56)
+
+
+class CheckError(PlugforgeError):
+    """The model or block could not be imported, built or run; the message says where."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """How to measure: device, dtype, pass, and seconds of timed runs (``$PLUGFORGE_MIN_RUN_TIME``)."""
+
+    device: str = "cpu"
+    dtype: str = "float32"
+    backward: bool = False
+    min_run_time: float | None = None
+
+    def validate(self) -> None:
+        resolve_device(self.device)
+        resolve_dtype(self.dtype)
+
+    def run_time(self) -> float:
+        if self.min_run_time is not None:
+            return self.min_run_time
+        text = os.environ.get("PLUGFORGE_MIN_RUN_TIME", str(DEFAULT_MIN_RUN_TIME))
+        try:
+            return float(text)
+        except ValueError:
+            raise MeasureError(f"PLUGFORGE_MIN_RUN_TIME={text!r} is not a number of seconds") from None
+
+    def measure(self, module: nn.Module, inputs: tuple) -> Figures:
+        kwargs = {"backward": self.backward, "device": self.device, "dtype": self.dtype}
+        return measure(module, inputs, **kwargs, min_run_time=self.run_time())
+
+    def title(self, shapes: tuple[tuple[int, ...], ...]) -> str:
+        given = ", ".join(_shape(s) for s in shapes)
+        return f"input {given}, {self.device}, {self.dtype}, {'forward+backward' if self.backward else 'forward'}"
+
+
+@dataclass(frozen=True)
+class Version:
+    """A model file to import: the file itself, or another ``text`` of it imported from a sibling file."""
+
+    file: Path
+    label: str
+    text: bytes | None = None
+
+
+# -- check --------------------------------------------------------------------------------
+
+
+def check(file: Path, expr: str, shapes: tuple[tuple[int, ...], ...], settings: Settings,
+          against: str | None = None) -> str:  # fmt: skip
+    """The report of ``plugforge check``: one model, or the model against another version of it."""
+    settings.validate()
+    if not file.is_file():
+        raise CheckError(f"{file} does not exist; pass the .py file that defines your model")
+    current = Version(file, _shown(file))
+    if against is None:
+        return single_report(
+            measure_version(current, expr, shapes, settings), f"{expr} from {current.label}", shapes, settings
+        )
+    other = other_version(file, against)
+    before = measure_version(other, expr, shapes, settings)
+    after = measure_version(current, expr, shapes, settings)
+    return compare_report(before, after, expr, shapes, settings, (other.label, current.label))
+
+
+def after_add(model: Path, original: bytes, expr: str, shapes: tuple[tuple[int, ...], ...]) -> str:
+    """``add --check``: the wired model against the model as it was; raises if the wired one fails."""
+    settings, shown = Settings(), _shown(model)
+    try:
+        after = measure_version(Version(model, shown), expr, shapes, settings)
+    except PlugforgeError as error:
+        raise CheckError(f"--check: the wired model fails, so every file was put back as it was.\n{error}") from None
+    try:
+        before = measure_version(Version(model, f"{shown} before add", original), expr, shapes, settings)
+    except PlugforgeError as error:
+        note = f"\n(the model before add fails at this input, so there is nothing to compare: {error})"
+        return single_report(after, f"{expr} from {shown}", shapes, settings) + note
+    return compare_report(before, after, expr, shapes, settings, (f"{shown} before add", shown))
+
+
+def measure_version(version: Version, expr: str, shapes: tuple[tuple[int, ...], ...], settings: Settings) -> Figures:
+    """Import the version, build ``expr`` in its namespace, and measure it at random inputs."""
+    with _imported(version) as (module, where):
+        torch.manual_seed(0)
+        model = _build(module, expr, where)
+        inputs = tuple(torch.randn(shape) for shape in shapes)
+        try:
+            return settings.measure(model, inputs)
+        except PassError as error:
+            hint = _shape_hint(error.error, expr, shapes)
+            raise CheckError(f"{error}{where.located(error.error)}{hint}") from None
+
+
+def other_version(file: Path, other: str) -> Version:
+    """``--against``: a file path, or a git revision of ``file``."""
+    candidate = Path(other)
+    if candidate.is_file():
+        return Version(candidate, _shown(candidate))
+    return Version(file, f"{_shown(file)}@{other}", _git_text(file, other))
+
+
+def _git_text(file: Path, revision: str) -> bytes:
+    directory = file.resolve().parent
+    top = Path(_git(directory, revision, "rev-parse", "--show-toplevel").decode().strip())
+    relative = file.resolve().relative_to(top.resolve()).as_posix()
+    return _git(directory, revision, "show", f"{revision}:{relative}")
+
+
+def _git(directory: Path, revision: str, *args: str) -> bytes:
+    try:
+        done = subprocess.run(["git", *args], cwd=directory, capture_output=True)
+    except FileNotFoundError:
+        done = None
+    if done is None or done.returncode:
+        reason = done.stderr.decode(errors="replace").strip().splitlines()[-1] if done else "git is not installed"
+        raise CheckError(
+            f"--against {revision}: no such file, and not a git revision of the model ({reason}); "
+            "give a file path, or a revision such as HEAD or HEAD~1"
+        )
+    return done.stdout
+
+
+# -- importing and building ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Where:
+    """Where a version's code lives, to point at the line that failed."""
+
+    path: Path  # the file imported (a temporary sibling for another text)
+    label: str
+    root: Path  # the directory on sys.path
+
+    def located(self, error: BaseException) -> str:
+        """Lines ``at model.py:31: <code>`` (the last frame in the file) and ``raised in blocks/x.py:57: <code>``."""
+        if isinstance(error, SyntaxError) and error.filename == str(self.path):
+            return f"\n  at {self.label}:{error.lineno}: {(error.text or '').strip()}"
+        frames = traceback.extract_tb(error.__traceback__)
+        mine = [f for f in frames if f.filename == str(self.path)]
+        ours = [f for f in frames if _under(f.filename, self.root) and f.filename != str(self.path)]
+        found = f"\n  at {self.label}:{mine[-1].lineno}: {mine[-1].line}" if mine else ""
+        if ours and (not mine or frames.index(ours[-1]) > frames.index(mine[-1])):
+            found += f"\n  raised in {_shown(Path(ours[-1].filename))}:{ours[-1].lineno}: {ours[-1].line}"
+        return found
+
+
+@contextmanager
+def _imported(version: Version) -> Iterator[tuple[ModuleType, _Where]]:
+    path = version.file.resolve()
+    if version.text is not None:
+        path = path.with_name(f"_plugforge_{os.getpid()}_{path.stem}.py")
+        path.write_bytes(version.text)
+    try:
+        root, name = _module_name(path, version.label)
+        where = _Where(path, version.label, root)
+        with _import_context(root):
+            try:
+                module = importlib.import_module(name)
+            except Exception as error:
+                raise CheckError(f"importing {version.label} failed: {_error(error)}{where.located(error)}") from None
+            yield module, where
+    finally:
+        if version.text is not None:
+            path.unlink(missing_ok=True)
+
+
+def _module_name(path: Path, label: str) -> tuple[Path, str]:
+    """The directory to put on sys.path and the dotted module name of the file."""
+    packages = []
+    directory = path.parent
+    while (directory / "__init__.py").is_file() and directory.parent != directory:
+        packages.insert(0, directory.name)
+        directory = directory.parent
+    parts = [*packages, path.stem]
+    bad = [part for part in parts if not part.isidentifier()]
+    if bad:
+        raise CheckError(f"cannot import {label}: {', '.join(bad)} is not a valid module name; rename it")
+    return directory, ".".join(parts)
+
+
+@contextmanager
+def _import_context(root: Path) -> Iterator[None]:
+    """``root`` first on sys.path, no bytecode; its modules are dropped from sys.modules afterwards."""
+    local = {p.stem for p in root.glob("*.py")} | {p.parent.name for p in root.glob("*/__init__.py")}
+    local -= {__name__.partition(".")[0], "torch"}  # never swap out the tool itself or torch
+    evicted = {name: sys.modules.pop(name) for name in list(sys.modules) if name.partition(".")[0] in local}
+    saved_path, saved_flag = list(sys.path), sys.dont_write_bytecode
+    sys.path.insert(0, str(root))
+    sys.dont_write_bytecode = True
+    importlib.invalidate_caches()
+    try:
+        yield
+    finally:
+        sys.path[:] = saved_path
+        sys.dont_write_bytecode = saved_flag
+        for name in [name for name in sys.modules if name.partition(".")[0] in local]:
+            del sys.modules[name]
+        sys.modules.update(evicted)
+
+
+def _build(module: ModuleType, expr: str, where: _Where) -> nn.Module:
+    try:
+        code = compile(expr.strip(), "<--build>", "eval")
+    except SyntaxError as error:
+        raise CheckError(
+            f"--build {expr!r} is not a Python expression ({error.msg}); e.g. --build 'Bottleneck(256, 64)'"
+        ) from None
+    try:
+        built = eval(code, vars(module))  # noqa: S307 - the user's own expression over the user's own file
+    except NameError as error:
+        if traceback.extract_tb(error.__traceback__)[-1].filename == "<--build>":
+            raise CheckError(_unknown_name(module, error, where)) from None
+        raise CheckError(f"building {expr} failed: {_error(error)}{where.located(error)}") from None
+    except Exception as error:
+        raise CheckError(f"building {expr} failed: {_error(error)}{where.located(error)}") from None
+    if isinstance(built, type) and issubclass(built, nn.Module):
+        raise CheckError(f"--build {expr} is the class; call it with its arguments, e.g. --build '{expr}(...)'")
+    if not isinstance(built, nn.Module):
+        raise CheckError(
+            f"--build {expr} gave {type(built).__name__}, not an nn.Module; build the model, e.g. {_example(module)}"
+        )
+    return built
+
+
+def _unknown_name(module: ModuleType, error: NameError, where: _Where) -> str:
+    defined = _defined(module)
+    name = getattr(error, "name", None) or str(error)
+    close = difflib.get_close_matches(name, [d.split("(")[0].split(" ")[0] for d in defined], n=1)
+    suggestion = f" Did you mean {close[0]}?" if close else ""
+    listing = ", ".join(defined) if defined else "no nn.Module class or function"
+    return f"--build: name {name!r} is not defined in {where.label}, which defines {listing}.{suggestion}"
+
+
+def _defined(module: ModuleType) -> list[str]:
+    """The nn.Module classes and the functions the file itself defines."""
+    found = []
+    for name, value in vars(module).items():
+        if getattr(value, "__module__", None) != module.__name__ or name.startswith("_"):
+            continue
+        if isinstance(value, type) and issubclass(value, nn.Module):
+            found.append(f"{name} (nn.Module)")
+        elif callable(value) and not isinstance(value, type):
+            found.append(f"{name}()")
+    return found
+
+
+def _example(module: ModuleType) -> str:
+    defined = _defined(module)
+    return defined[0].split(" ")[0].removesuffix("()") + "(...)" if defined else "MyModel()"
+
+
+def _shape_hint(error: BaseException, expr: str, shapes: tuple[tuple[int, ...], ...]) -> str:
+    text = str(error).lower()
+    if isinstance(error, (RuntimeError, ValueError)) and any(
+        w in text for w in ("shape", "size", "channel", "dimension")
+    ):
+        return f"\n  is --input {', '.join(_shape(s) for s in shapes)} the input {expr} expects?"
+    return ""
+
+
+# -- bench --------------------------------------------------------------------------------
+
+
+def bench(specs: list[BlockSpec], overrides: dict[str, str], shape: tuple[int, ...], settings: Settings) -> str:
+    """One row per block at ``shape``; with several blocks, each latency as a ratio of the first's."""
+    settings.validate()
+    if len(shape) != 4:
+        raise MeasureError(
+            f"--input {_shape(shape)}: bench feeds the blocks (B, C, H, W) maps; give four sizes, e.g. 2,64,56,56"
+        )
+    for name in overrides:
+        if not any(name in spec.params for spec in specs):
+            specs[0].param(name)  # raises, naming the parameters
+    for spec in specs:  # every block can be built before any is measured
+        _check_benchable(spec)
+        _constructor_kwargs(spec, _own(spec, overrides), shape[1])
+    rows = [(spec.id, bench_block(spec, _own(spec, overrides), shape, settings)) for spec in specs]
+    return f"{settings.title((shape,))}\n{_bench_table(rows)}"
+
+
+def _bench_table(rows: list[tuple[str, Figures]]) -> str:
+    ratio = len(rows) > 1
+    table = [("BLOCK", "PARAMS", "FLOPS", "LATENCY", "PEAK MEMORY", *([f"VS {rows[0][0].upper()}"] if ratio else []))]
+    for block, f in rows:
+        cells = (block, f"{f.params:,}", _flops(f.flops), _latency(f), _memory(f.peak_bytes))
+        table.append((*cells, *([_ratio(f.latency_s, rows[0][1].latency_s)] if ratio else [])))
+    return columns(table)
+
+
+def bench_block(spec: BlockSpec, overrides: dict[str, str], shape: tuple[int, ...], settings: Settings) -> Figures:
+    """Render the block with its defaults, build it for ``shape`` and measure it."""
+    _check_benchable(spec)
+    kwargs = _constructor_kwargs(spec, overrides, shape[1])
+    with tempfile.TemporaryDirectory(prefix="plugforge-bench-") as directory:
+        path = Path(directory) / f"{spec.module}.py"
+        path.write_text(default_block(spec), encoding="utf-8")
+        where = _Where(path, f"{spec.module}.py (rendered)", Path(directory))
+        loader = importlib.util.spec_from_file_location(f"_plugforge_bench_{spec.module}", path)
+        module = importlib.util.module_from_spec(loader)
+        loader.loader.exec_module(module)
+        torch.manual_seed(0)
+        call = f"{spec.class_name}({', '.join(f'{k}={v!r}' for k, v in kwargs.items())})"
+        try:
+            block = getattr(module, spec.class_name)(**kwargs)
+        except Exception as error:
+            raise CheckError(f"{spec.id}: building {call} failed: {_error(error)}; change --input or --set") from None
+        try:
+            return settings.measure(block, (torch.randn(shape),))
+        except PassError as error:
+            raise CheckError(f"{spec.id}: {error}{where.located(error.error)}; at --input {_shape(shape)}") from None
+
+
+def _check_benchable(spec: BlockSpec) -> None:
+    if spec.role == "fuse":
+        raise CheckError(
+            f"{spec.id} fuses several feature maps, so bench cannot feed it one input; render it with `plugforge new {spec.id}`"
+        )
+    if spec.role == "utility":
+        raise CheckError(f"{spec.id} is a utility function, not a layer; there is nothing to bench")
+    if spec.input.layout not in ("NCHW", "any"):
+        raise CheckError(f"{spec.id} works on {spec.input.layout} tensors; bench feeds (B, C, H, W) maps only")
+
+
+def _own(spec: BlockSpec, overrides: dict[str, str]) -> dict[str, str]:
+    """The --set values this block has a parameter for."""
+    return {name: text for name, text in overrides.items() if name in spec.params}
+
+
+def _constructor_kwargs(spec: BlockSpec, overrides: dict[str, str], channels: int) -> dict[str, Any]:
+    """Defaults and --set values; the channel parameters from the input, other required ones from --set."""
+    required = {name: p for name, p in spec.params.items() if p.required}
+    values = spec.resolve({n: t for n, t in overrides.items() if n not in required})
+    for name, param in required.items():
+        if name in overrides:
+            values[name] = param.parse(overrides[name])
+        elif name in (spec.input.channels, "out_channels"):
+            values[name] = channels
+        else:
+            raise CheckError(
+                f"{spec.id} needs {name} ({param.doc.rstrip('.')}), which has no default; give --set {name}=VALUE"
+            )
+    return {name: values[name] for name in spec.params if name in values}
+
+
+# -- reports ------------------------------------------------------------------------------
+
+
+def single_report(figures: Figures, what: str, shapes: tuple[tuple[int, ...], ...], settings: Settings) -> str:
+    rows = [
+        ("output", _outputs(figures)),
+        ("parameters", f"{figures.params:,}"),
+        ("FLOPs", _flops(figures.flops)),
+        ("latency", f"{_latency(figures)} (median ± IQR)"),
+        ("peak memory", _memory(figures.peak_bytes)),
+    ]
+    return f"{what}, {settings.title(shapes)}\n{columns(rows)}"
+
+
+def compare_report(before: Figures, after: Figures, expr: str, shapes: tuple[tuple[int, ...], ...],
+                   settings: Settings, labels: tuple[str, str]) -> str:  # fmt: skip
+    same = "same" if before.output_shapes == after.output_shapes else "differs"
+    rows = [
+        ("", "BEFORE", "AFTER", "RATIO"),
+        ("output", _outputs(before), _outputs(after), same),
+        ("parameters", f"{before.params:,}", f"{after.params:,}", _ratio(after.params, before.params)),
+        ("FLOPs", _flops(before.flops), _flops(after.flops), _ratio(after.flops, before.flops)),
+        ("latency", _latency(before), _latency(after), _ratio(after.latency_s, before.latency_s)),
+        (
+            "peak memory",
+            _memory(before.peak_bytes),
+            _memory(after.peak_bytes),
+            _ratio(after.peak_bytes, before.peak_bytes),
+        ),
+    ]
+    return f"{expr}, {settings.title(shapes)}\nbefore: {labels[0]}\nafter:  {labels[1]}\n{columns(rows)}"
+
+
+def _outputs(figures: Figures) -> str:
+    return ", ".join(_shape(s) for s in figures.output_shapes) or "no tensor"
+
+
+def _shape(shape: tuple[int, ...]) -> str:
+    return "(" + ", ".join(map(str, shape)) + ")"
+
+
+def _flops(flops: int) -> str:
+    for scale, prefix in ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if flops >= scale:
+            return f"{flops / scale:.3g} {prefix}FLOPs"
+    return f"{flops} FLOPs"
+
+
+def _latency(figures: Figures) -> str:
+    median, iqr = figures.latency_s, figures.latency_iqr_s
+    scale, unit = next(((s, u) for s, u in ((1.0, "s"), (1e-3, "ms"), (1e-6, "µs")) if median >= s), (1e-9, "ns"))
+    return f"{_digits(median / scale, 3)} ± {_digits(iqr / scale, 2)} {unit}"
+
+
+def _memory(size: int | None) -> str:
+    if size is None:
+        return "n/a"
+    for scale, unit in ((2**30, "GiB"), (2**20, "MiB"), (2**10, "KiB")):
+        if size >= scale:
+            return f"{size / scale:.3g} {unit}"
+    return f"{size} B"
+
+
+def _ratio(after: float | None, before: float | None) -> str:
+    if not before or after is None:
+        return "-"
+    ratio = after / before
+    return f"{ratio:.2f}x" if ratio < 10 else f"{ratio:,.1f}x" if ratio < 100 else f"{ratio:,.0f}x"
+
+
+def _digits(value: float, significant: int) -> str:
+    """``value`` to about ``significant`` digits, never in exponent notation."""
+    if value <= 0:
+        return "0"
+    decimals = significant - 1 - math.floor(math.log10(value))
+    return f"{round(value, decimals):.{max(0, decimals)}f}"
+
+
+def _error(error: BaseException) -> str:
+    return f"{type(error).__name__}: {error}"
+
+
+def _under(filename: str, root: Path) -> bool:
+    path = Path(filename)
+    return path.is_absolute() and path.is_relative_to(root) and "site-packages" not in path.parts
+
+
+def _shown(path: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)

@@ -1,0 +1,143 @@
+"""`diff` and `update`: compare a rendered file with its pristine render, merge catalog changes.
+
+Three texts are involved. The *base* is the pristine render the file started
+from (kept in ``.plugforge/``, or rendered again when the catalog still gives
+the same bytes). *Yours* is the file as it is now. The *catalog* text is what
+the current catalog renders for the same parameters. ``update`` merges the
+catalog's changes into yours, so an edit of yours is never lost: where both
+changed the same lines, the file gets conflict markers.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from plugforge import __version__, project, provenance
+from plugforge.catalog import find
+from plugforge.errors import PlugforgeError
+from plugforge.merge import merge3
+from plugforge.provenance import Provenance
+
+_SKIPPED_DIRS = {"site-packages", "node_modules", "__pycache__"}
+
+
+@dataclass
+class Report:
+    messages: list[str] = field(default_factory=list)
+    conflicted: list[Path] = field(default_factory=list)
+    diff: str = ""
+
+
+def diff(path: Path, upstream: bool = False) -> str:
+    """Your edits against the pristine render; with ``upstream``, what the catalog would change."""
+    text, header = _read_rendered(path)
+    base, shown = pristine(path, header), project.display(path)
+    if upstream:
+        return _unified(base, catalog_render(header), f"{shown} (pristine)", f"{shown} (catalog now)")
+    return _unified(base, text, f"{shown} (pristine)", f"{shown} (yours)")
+
+
+def update(paths: list[Path], dry_run: bool = False) -> Report:
+    """Merge the current catalog's render into each file; every file is written, or none."""
+    report, changes = Report(), {}
+    for path in paths:
+        text, header = _read_rendered(path)
+        base, theirs = pristine(path, header), catalog_render(header)
+        if theirs == base:
+            report.messages.append(f"{project.display(path)}: up to date")
+            if provenance.stored_base(path, header) is None:
+                changes[provenance.base_path(path)] = base
+            continue
+        if text == base:
+            merged, note = theirs, "updated (you had not edited it)"
+        else:
+            result = merge3(base, text, theirs)
+            merged = result.text
+            note = f"merged; your edits are kept{f', {result.conflicts} conflict(s) marked' if result.conflicts else ''}"
+            if result.conflicts:
+                report.conflicted.append(path)
+        report.messages.append(f"{project.display(path)}: {note}")
+        changes[path] = merged
+        changes[provenance.base_path(path)] = theirs
+    written = project.write_all(changes, dry_run)
+    report.diff = written if dry_run else ""
+    return report
+
+
+def rendered_files(root: Path) -> list[Path]:
+    """Every file under ``root`` that carries a plugforge header (virtual envs and hidden folders skipped)."""
+    found = []
+    for directory, subdirs, files in os.walk(root):
+        subdirs[:] = sorted(d for d in subdirs if _searched(Path(directory, d)))
+        for name in sorted(files):
+            path = Path(directory, name)
+            if name.endswith(".py") and _has_header(path):
+                found.append(path)
+    return found
+
+
+def pristine(path: Path, header: Provenance) -> str:
+    """The render ``path`` started from: the kept copy, or the same render made again."""
+    stored = provenance.stored_base(path, header)
+    if stored is not None:
+        return stored
+    if header.version == __version__:
+        fresh = catalog_render(header)
+        if provenance.read(fresh).sha256 == header.sha256:
+            return fresh
+    raise PlugforgeError(
+        f"{path}: its pristine render is gone ({provenance.base_path(path)} is missing or does not match the "
+        f"header) and plugforge {__version__} cannot render it again as plugforge {header.version} did; restore "
+        "that file from version control, or re-render the block with `plugforge new ... --force`"
+    )
+
+
+def catalog_render(header: Provenance) -> str:
+    """What the current catalog renders for the header's entry and parameters."""
+    from plugforge.render import render  # Jinja and black: only when a render is needed
+
+    spec = find(header.block_id)
+    values = spec.defaults()
+    values.update({name: value for name, value in header.params.items() if name in spec.params})
+    for name, value in values.items():
+        spec.params[name].check(value)
+    spec.check_relations(values)
+    rendered = render(spec, values, header.tests, header.packaged, header.tests_import)
+    return rendered.tests if header.tests else rendered.block
+
+
+def _read_rendered(path: Path) -> tuple[str, Provenance]:
+    try:
+        with path.open(encoding="utf-8", newline="") as stream:
+            text = stream.read()
+    except FileNotFoundError:
+        raise PlugforgeError(f"{path} does not exist") from None
+    header = provenance.read(text)
+    if header is None:
+        raise PlugforgeError(
+            f"{path} has no plugforge header, so there is nothing to compare it with; "
+            "only files rendered by plugforge 0.1.0 or later (first two lines intact) can be diffed or updated"
+        )
+    return text, header
+
+
+def _has_header(path: Path) -> bool:
+    try:
+        with path.open(encoding="utf-8", newline="") as stream:
+            return provenance.read(stream.readline() + stream.readline()) is not None
+    except (OSError, UnicodeDecodeError):
+        return False
+
+
+def _searched(directory: Path) -> bool:
+    """Not hidden, not a virtual env or installed packages."""
+    name = directory.name
+    return not name.startswith(".") and name not in _SKIPPED_DIRS and not (directory / "pyvenv.cfg").is_file()
+
+
+def _unified(old: str, new: str, old_label: str, new_label: str) -> str:
+    lines = difflib.unified_diff(old.splitlines(keepends=True), new.splitlines(keepends=True), old_label, new_label)
+    return "".join(line if line.endswith("\n") else line + "\n\\ No newline at end of file\n" for line in lines)

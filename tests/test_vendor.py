@@ -1,0 +1,79 @@
+"""`plugforge vendor`: several blocks in one importable package, helpers once, tests included."""
+
+import shutil
+import subprocess
+import sys
+
+from click.testing import CliRunner
+
+from plugforge import provenance, resources
+from plugforge.cli import main
+
+
+def invoke(*args):
+    return CliRunner().invoke(main, [str(a) for a in args])
+
+
+def test_vendor_writes_a_package_with_shared_helpers_once(tmp_path):
+    package = tmp_path / "net" / "blocks"
+    result = invoke("vendor", "se", "aspp", "sk", "-o", package)
+    assert result.exit_code == 0, result.output
+    names = sorted(p.name for p in package.iterdir())
+    assert names == [".plugforge", "__init__.py", "_helpers.py", "aspp.py", "se.py", "sk.py",
+                     "test_aspp.py", "test_se.py", "test_sk.py"]  # fmt: skip
+    assert "class ConvNormAct" in (package / "_helpers.py").read_text()
+    for module in ("aspp", "sk"):
+        text = (package / f"{module}.py").read_text()
+        assert "from ._helpers import ConvNormAct" in text and "class ConvNormAct" not in text
+        assert provenance.read(text).packaged
+    assert "from .se import SqueezeExcitation" in (package / "__init__.py").read_text()
+    probe = "import torch, blocks\nprint(tuple(blocks.ASPP(8, out_channels=8)(torch.randn(2, 8, 9, 7)).shape), blocks.__all__)"
+    run = subprocess.run([sys.executable, "-c", probe], cwd=package.parent, capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.strip() == "(2, 8, 9, 7) ['ASPP', 'SqueezeExcitation', 'SKConv']"
+
+
+def test_the_vendored_tests_pass_inside_the_package(tmp_path):
+    package = tmp_path / "blocks"
+    assert invoke("vendor", "eca", "ppm", "-o", package).exit_code == 0
+    run = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(package)],
+                         cwd=tmp_path, capture_output=True, text=True)  # fmt: skip
+    assert run.returncode == 0, run.stdout[-2000:]
+    assert " passed" in run.stdout.splitlines()[-1]
+
+
+def test_vendoring_more_blocks_extends_the_package(tmp_path):
+    package = tmp_path / "blocks"
+    assert invoke("vendor", "se", "-o", package).exit_code == 0
+    assert not (package / "_helpers.py").exists()
+    result = invoke("vendor", "aspp", "se", "-o", package, "--no-tests")
+    assert result.exit_code == 0, result.output
+    assert "unchanged  " in result.output  # se.py is the same render
+    init = (package / "__init__.py").read_text()
+    assert "from .aspp import ASPP" in init and "from .se import SqueezeExcitation" in init
+    assert (package / "_helpers.py").is_file()
+
+
+def test_vendor_keeps_your_edits_unless_forced(tmp_path):
+    package = tmp_path / "blocks"
+    assert invoke("vendor", "se", "-o", package).exit_code == 0
+    (package / "se.py").write_text((package / "se.py").read_text() + "# mine\n")
+    result = invoke("vendor", "se", "eca", "-o", package)
+    assert result.exit_code == 1 and "nothing was written" in result.output
+    assert not (package / "eca.py").exists()
+    assert (package / "se.py").read_text().endswith("# mine\n")
+
+
+def test_vendored_files_are_updated_in_their_packaged_form(tmp_path, monkeypatch):
+    package = tmp_path / "blocks"
+    assert invoke("vendor", "aspp", "-o", package, "--no-tests").exit_code == 0
+    data = tmp_path / "data"
+    shutil.copytree(resources.catalog_dir(), data / "catalog")
+    shutil.copytree(resources.templates_dir(), data / "templates")
+    template = data / "templates" / "blocks" / "aspp.py.j2"
+    template.write_text(template.read_text().replace("def forward(", "def forward(  # upstream\n        ", 1))
+    monkeypatch.setenv("PLUGFORGE_DATA_DIR", str(data))
+    result = invoke("update", package / "aspp.py")
+    assert result.exit_code == 0, result.output
+    text = (package / "aspp.py").read_text()
+    assert "# upstream" in text and "from ._helpers import ConvNormAct" in text and "class ConvNormAct" not in text
