@@ -90,8 +90,9 @@ def check(file: Path, expr: str, shapes: tuple[tuple[int, ...], ...], settings: 
           against: str | None = None) -> str:  # fmt: skip
     """The report of ``plugforge check``: one model, or the model against another version of it."""
     settings.validate()
-    if not file.is_file():
-        raise CheckError(f"{file} does not exist; pass the .py file that defines your model")
+    if file.suffix != ".py" or not file.is_file():
+        problem = "does not exist" if not file.is_file() else "is not a .py file"
+        raise CheckError(f"{file} {problem}; pass the .py file that defines your model")
     current = Version(file, _shown(file))
     if against is None:
         return single_report(

@@ -285,6 +285,8 @@ def _add_check(model: Path, expr: str | None, inputs: tuple[str, ...], dry_run: 
         raise click.UsageError("--check needs the input shape: add --input SHAPE, e.g. --input 2,256,56,56")
     if dry_run:
         raise click.UsageError("--check imports the wired files, so it cannot run with --dry-run")
+    if model.suffix != ".py":
+        raise click.UsageError(f"--check imports the model, so it needs a .py file, not {model.name}")
     from plugforge import checking
 
     shapes, original = _shapes(inputs), model.read_bytes() if model.is_file() else b""

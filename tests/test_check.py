@@ -91,7 +91,9 @@ def test_cpu_peak_memory_counts_live_intermediates_once():
     assert measure(Chain(), (torch.randn(1024),), min_run_time=0.01).peak_bytes == 2 * 4096
 
 
-@pytest.mark.parametrize("text, shape", [("2,64,56,56", (2, 64, 56, 56)), ("2x64x56x56", (2, 64, 56, 56)), ("(8,)", (8,))])
+@pytest.mark.parametrize(
+    "text, shape", [("2,64,56,56", (2, 64, 56, 56)), ("2x64x56x56", (2, 64, 56, 56)), ("(8,)", (8,))]
+)
 def test_parse_shape(text, shape):
     assert parse_shape(text) == shape
 
@@ -210,6 +212,10 @@ def test_add_check_failure_leaves_every_file_byte_identical(model):
         (["--check", "Bottleneck(256, 64)"], "--check needs the input shape: add --input SHAPE"),
         (["--check", "Bottleneck(256, 64)", "--input", "2,256,8,8", "--dry-run"], "cannot run with --dry-run"),
         (["--check", "Bottleneck(256, 64)", "--input", "2,,8"], "Invalid value for --input"),
+        (
+            ["--check", "Bottleneck(256, 64)", "--input", "2,256,8,8", "--into", "nb.ipynb"],
+            "needs a .py file, not nb.ipynb",
+        ),
     ],
 )
 def test_add_check_usage_errors_write_nothing(model, args, message):
@@ -236,7 +242,10 @@ def test_add_check_usage_errors_write_nothing(model, args, message):
          "to have 256 channels, but got 64 channels instead\n"
          "  at {model}:{line}: out = self.relu(self.bn1(self.conv1(x)))\n"
          "  is --input (2, 64, 8, 8) the input Bottleneck(256, 64) expects?"),  # fmt: skip
-        (["--build", "Bottleneck(256, 64)", "--input", "2,256,x"], "Invalid value for --input: '2,256,x' is not a shape"),
+        (
+            ["--build", "Bottleneck(256, 64)", "--input", "2,256,x"],
+            "Invalid value for --input: '2,256,x' is not a shape",
+        ),
         (["--build", "Bottleneck(256, 64)", "--against", "nope.py"], "--against nope.py: no such file, and not a git"),
     ],
 )
@@ -262,6 +271,8 @@ def test_check_reports_an_import_failure_with_its_line(tmp_path):
     assert f"importing {tmp_path / 'broken.py'} failed: RuntimeError: no weights here\n" in result.output
     assert "broken.py:3: raise RuntimeError('no weights here')" in result.output
     assert "does not exist" in invoke("check", tmp_path / "missing.py", "--build", "Net()", "--input", "1").output
+    (tmp_path / "model.txt").write_text("x = 1\n")
+    assert "is not a .py file" in invoke("check", tmp_path / "model.txt", "--build", "Net()", "--input", "1").output
 
 
 def test_check_names_a_backward_failure(tiny):
