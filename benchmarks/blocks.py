@@ -10,9 +10,9 @@ median latency, interquartile range, peak memory, parameters and FLOPs.
 Where a reference implementation is importable (``benchmarks/references.py``),
 the block, configured as in its parity test, and the reference (with the same
 weights) run side by side on the same input; ratio = block / reference (target
-<= 1.0 at the median). The two are measured in turn, three rounds each, and each
-keeps its lowest median; a ratio within 10% of 1 gets two more rounds, three times
-as long.
+<= 1.0 at the median). Their single passes are interleaved, so that other load on
+the machine hits both alike, and the ratio is the median of the per-pair ratios; a
+ratio within 10% of 1 is timed again for three times as long.
 
     python benchmarks/blocks.py [--ids se cbam ...] [--min-run-time 0.3] [--devices cpu cuda]
                                 [--threads 1] [--out docs/benchmarks.md]
@@ -22,8 +22,10 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import gc
 import os
 import platform
+import statistics
 import sys
 import time
 from collections.abc import Callable
@@ -82,14 +84,11 @@ class Comparison:
     shape: Shape
     backward: bool
     device: str
-    block_s: float
+    block_s: float  # median seconds per pass
     ref_s: float
+    ratio: float  # median of the per-pair ratios block / reference
     rerun_s: float | None  # the min-run-time of the re-measurement, if any
     error: str = ""
-
-    @property
-    def ratio(self) -> float:
-        return self.block_s / self.ref_s
 
 
 # -- selection -------------------------------------------------------------------------
@@ -137,28 +136,70 @@ def _pair(ref: Reference, channels: int) -> tuple[torch.nn.Module, torch.nn.Modu
     return block, reference
 
 
-def compare(ref: Reference, shape: Shape, backward: bool, device: str, min_run_time: float, rounds: int = 3) -> Comparison:
-    """Median latency of the block and of its reference on the same input.
+def compare(ref: Reference, shape: Shape, backward: bool, device: str, min_run_time: float) -> Comparison:
+    """Latency of the block and of its reference on the same input, timed in interleaved pairs.
 
-    The two are measured in turn, ``rounds`` times each, and each keeps its lowest
-    median (the least disturbed by other load); a ratio within ``CLOSE`` of 1 gets
-    two more rounds, three times as long.
+    Single passes alternate (block, reference, reference, block, ...) so that load
+    from other processes hits both alike; the ratio is the median of the per-pair
+    ratios. A ratio within ``CLOSE`` of 1 is timed again three times as long.
     """
     try:
         block, reference = _pair(ref, shape[1])
-        x = _input(shape)
-        time_of = lambda m, t: measure(m, (x,), backward=backward, device=device, min_run_time=t).latency_s  # noqa: E731
-        block_s = ref_s = float("inf")
-        for _ in range(rounds):
-            block_s, ref_s = min(block_s, time_of(block, min_run_time)), min(ref_s, time_of(reference, min_run_time))
+        runs = [_runner(m, _input(shape), backward, device) for m in (block, reference)]
+        block_s, ref_s, ratio = _paired(*runs, min_run_time)
         rerun = None
-        if abs(block_s / ref_s - 1) <= CLOSE:
+        if abs(ratio - 1) <= CLOSE:
             rerun = 3 * min_run_time
-            for _ in range(2):
-                block_s, ref_s = min(block_s, time_of(block, rerun)), min(ref_s, time_of(reference, rerun))
+            block_s, ref_s, ratio = _paired(*runs, rerun)
     except Exception as error:  # reported in the table, not fatal
-        return Comparison(ref, shape, backward, device, float("nan"), float("nan"), None, f"{type(error).__name__}: {error}")
-    return Comparison(ref, shape, backward, device, block_s, ref_s, rerun)
+        return Comparison(ref, shape, backward, device, float("nan"), float("nan"), float("nan"), None, f"{type(error).__name__}: {error}")
+    return Comparison(ref, shape, backward, device, block_s, ref_s, ratio, rerun)
+
+
+def _runner(module: torch.nn.Module, x: torch.Tensor, backward: bool, device: str) -> Callable[[], float]:
+    """A function that runs one pass (as ``plugforge.measure`` does) and returns its seconds."""
+    target = torch.device(device)
+    module.to(target).train(backward)
+    x = x.to(target).requires_grad_(backward)
+    sync = (lambda: torch.cuda.synchronize(target)) if target.type == "cuda" else (lambda: None)
+
+    def run() -> float:
+        sync()
+        start = time.perf_counter()
+        if backward:
+            module.zero_grad(set_to_none=True)
+            x.grad = None
+            out = module(x)
+            out.backward(torch.ones_like(out))
+        else:
+            with torch.no_grad():
+                module(x)
+        sync()
+        return time.perf_counter() - start
+
+    return run
+
+
+def _paired(block: Callable[[], float], reference: Callable[[], float], min_run_time: float) -> tuple[float, float, float]:
+    """Median seconds of each, and the median of the per-pair ratios, after a warm-up."""
+    for _ in range(2):
+        block(), reference()
+    pairs: list[tuple[float, float]] = []
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        start = time.perf_counter()
+        while len(pairs) < 5 or time.perf_counter() - start < 2 * min_run_time:
+            if len(pairs) % 2:
+                ref_s, block_s = reference(), block()
+            else:
+                block_s, ref_s = block(), reference()
+            pairs.append((block_s, ref_s))
+    finally:
+        if enabled:
+            gc.enable()
+    blocks, refs = zip(*pairs)
+    return statistics.median(blocks), statistics.median(refs), statistics.median(b / r for b, r in pairs)
 
 
 def comparable(refs: tuple[Reference, ...], ids: list[str] | None) -> list[Reference]:
@@ -241,7 +282,8 @@ def report(rows: list[Row], comparisons: list[Comparison], skipped: list[tuple[s
            f"in {seconds / 60:.1f} min.", "", "```", command, "```", "", *machine(devices), "",
            "Latency is the median of single passes after warm-up (`plugforge.measure`); forward runs in eval mode "
            "under no_grad, forward+backward in train mode with an input that requires grad. FLOPs are "
-           "`torch.utils.flop_counter` counts for the pass; peak memory is what the pass allocates beyond its "
+           "`torch.utils.flop_counter` counts for the pass (matmuls and convolutions only: pooling, "
+           "elementwise and normalisation ops count 0); peak memory is what the pass allocates beyond its "
            "inputs and parameters. Timings on a shared machine are noisy: compare rows of one table, "
            "not across runs."]  # fmt: skip
     for device in devices:
@@ -253,9 +295,9 @@ def report(rows: list[Row], comparisons: list[Comparison], skipped: list[tuple[s
     if comparisons:
         out += ["", "## Against reference implementations", "",
                 "Each block is configured as in its parity test (`tests/test_reference_parity.py`), so both "
-                "compute the same function with the same weights; ratio = block / reference. The two are "
-                "measured in turn, three rounds each, keeping each one's lowest median; "
-                "`*`: within 10% of 1, so two more rounds at three times the run time."]  # fmt: skip
+                "compute the same function with the same weights. Single passes of the two alternate "
+                "(for 2 x min-run-time, at least 5 pairs); ms are medians, ratio is the median of the "
+                "per-pair ratios block / reference. `*`: within 10% of 1, so timed again three times as long."]  # fmt: skip
         for device in devices:
             for shape in SHAPES:
                 for backward, name in PASSES:
@@ -284,6 +326,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--devices", nargs="+", choices=("cpu", "cuda"), help="default: cpu, and cuda when present")
     parser.add_argument("--threads", type=int, help="torch CPU threads (default: torch's); 1 is steadiest on a busy machine")
     parser.add_argument("--no-references", action="store_true", help="skip the reference comparisons")
+    parser.add_argument("--no-blocks", action="store_true", help="run only the reference comparisons")
     parser.add_argument("--out", type=Path, help="write the Markdown report here (default: print it)")
     return parser.parse_args(argv)
 
@@ -296,7 +339,7 @@ def main(argv: list[str] | None = None) -> None:
     start = time.perf_counter()
     specs, skipped = select(args.ids)
     rows = []
-    for device in devices:
+    for device in devices if not args.no_blocks else []:
         for spec in specs:
             for shape in SHAPES:
                 for backward, name in PASSES:

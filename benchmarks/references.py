@@ -70,6 +70,7 @@ def import_references() -> types.SimpleNamespace:
 def torchvision_ops_available() -> bool:
     """Whether torchvision's compiled ops (deform_conv2d, ...) run with this torch."""
     try:
+        import_references()
         import torchvision.extension
 
         torchvision.extension._assert_has_ops()
@@ -125,8 +126,8 @@ def copy_in_order(ref: nn.Module, block: nn.Module, drop: Sequence[str] = (), or
 
     ``drop``: reference entries the block does not have (zeroed in the reference, not
     copied). ``order``: reference key prefixes in the block's order, where the two
-    declare their layers in different orders. Pairs must have the same number of
-    elements; a shape differing only in size-1 dims (Linear vs 1x1 conv) is reshaped.
+    declare their layers in different orders. Paired shapes must agree but for size-1
+    dims (a Linear's weight vs a 1x1 conv's, a LayerNorm2d's vs LayerNorm([C, 1, 1])'s).
     """
     for key, value in ref.state_dict().items():
         if any(key.startswith(p) for p in drop):
@@ -135,7 +136,7 @@ def copy_in_order(ref: nn.Module, block: nn.Module, drop: Sequence[str] = (), or
     if len(src) != len(dst):
         raise ValueError(f"{len(src)} reference tensors vs {len(dst)} block tensors:\n{[k for k, _ in src]}\n{[k for k, _ in dst]}")
     for (ks, vs), (kd, vd) in zip(src, dst):
-        if vs.numel() != vd.numel():
+        if [n for n in vs.shape if n != 1] != [n for n in vd.shape if n != 1]:
             raise ValueError(f"reference {ks} {tuple(vs.shape)} does not fit block {kd} {tuple(vd.shape)}")
         vd.copy_(vs.reshape(vd.shape))
 
