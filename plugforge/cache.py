@@ -18,7 +18,7 @@ from plugforge import __version__
 from plugforge.catalog import BlockSpec
 from plugforge.resources import templates_dir
 
-_RENDERER = [Path(__file__).with_name(name) for name in ("render.py", "catalog.py")]
+_RENDERER = [Path(__file__).with_name(name) for name in ("render.py", "catalog.py", "provenance.py")]
 
 
 def cache_dir() -> Path:

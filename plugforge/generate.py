@@ -48,16 +48,15 @@ def vendor_blocks(specs: list[BlockSpec], out_dir: Path, with_tests: bool, force
         files[out_dir / "_helpers.py"] = render_helpers(helpers)
     files[out_dir / "__init__.py"] = _package_init(sorted(exported.values(), key=lambda spec: spec.module))
     # __init__ and _helpers follow the folder's blocks: rewritten as long as they are still ours
-    ours = [path for path in (out_dir / "__init__.py", out_dir / "_helpers.py") if _first_line(path) == _first_line_of(files.get(path))]
+    ours = [path for path in (out_dir / "__init__.py", out_dir / "_helpers.py") if _still_ours(path, files.get(path))]
     return _write(files, out_dir, force, rewritable=ours)
 
 
 def _vendored_classes(out_dir: Path) -> dict[str, BlockSpec]:
     """The blocks an earlier `vendor` put into the folder, by module name."""
     found = {}
-    for path in sorted(out_dir.glob("*.py")) if out_dir.is_dir() else []:
-        with path.open(encoding="utf-8") as stream:
-            header = provenance.read(stream.readline() + stream.readline())
+    for path in sorted(out_dir.glob("*.py")):
+        header = provenance.read_path(path)
         if header and header.packaged and not header.tests:
             found[path.stem] = find(header.block_id)
     return found
@@ -66,15 +65,15 @@ def _vendored_classes(out_dir: Path) -> dict[str, BlockSpec]:
 def _package_init(specs: list[BlockSpec]) -> str:
     imports = [f"from .{spec.module} import {spec.class_name}" for spec in specs]
     names = ", ".join(f'"{spec.class_name}"' for spec in specs)
-    return "\n".join(['"""Blocks vendored by plugforge; `plugforge update --all` keeps them current."""', "", *imports, "", f"__all__ = [{names}]", ""])
+    note = '"""Blocks vendored by plugforge; `plugforge update --all` keeps them current."""'
+    return "\n".join([note, "", *imports, "", f"__all__ = [{names}]", ""])
 
 
-def _first_line(path: Path) -> str | None:
-    return _first_line_of(path.read_text(encoding="utf-8")) if path.is_file() else None
-
-
-def _first_line_of(text: str | None) -> str | None:
-    return text.partition("\n")[0] if text else None
+def _still_ours(path: Path, text: str | None) -> bool:
+    """Whether a generated file on disk still starts as plugforge writes it."""
+    if text is None or not path.is_file():
+        return False
+    return path.read_text(encoding="utf-8").partition("\n")[0] == text.partition("\n")[0]
 
 
 def _write(files: dict[Path, str], out_dir: Path, force: bool, rewritable: list[Path] = ()) -> list[Written]:

@@ -7,6 +7,7 @@ are hidden from the Python parser as comments and restored byte for byte.
 
 from __future__ import annotations
 
+import copy
 import json
 import re
 from dataclasses import dataclass
@@ -62,7 +63,7 @@ class Notebook:
     def with_source(self, cell: int, source: str) -> str:
         """The notebook's JSON text with the cell's code replaced (magics restored)."""
         text = _MASKED.sub(r"\1", source)
-        data = json.loads(json.dumps(self.data))  # a copy: self stays the original
+        data = copy.deepcopy(self.data)
         if text != _MASKED.sub(r"\1", self.source(cell)):  # unchanged code keeps its exact line list
             data["cells"][cell - 1]["source"] = text.splitlines(keepends=True)
         return json.dumps(data, indent=self.indent, ensure_ascii=False) + "\n"

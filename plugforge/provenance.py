@@ -67,6 +67,15 @@ def read(text: str) -> Provenance | None:
     return Provenance(first["version"], first["id"], params, first["tests_import"], bool(first["packaged"]), second["sha"])
 
 
+def read_path(path: Path) -> Provenance | None:
+    """The header of a file on disk (its first two lines only), or None."""
+    try:
+        with path.open(encoding="utf-8", newline="") as stream:
+            return read(stream.readline() + stream.readline())
+    except (OSError, UnicodeDecodeError):
+        return None
+
+
 def body(text: str) -> str:
     """The text below the two header lines."""
     return text.split("\n", 2)[2] if text.count("\n") >= 2 else ""

@@ -74,7 +74,7 @@ def rendered_files(root: Path) -> list[Path]:
         subdirs[:] = sorted(d for d in subdirs if _searched(Path(directory, d)))
         for name in sorted(files):
             path = Path(directory, name)
-            if name.endswith(".py") and _has_header(path):
+            if name.endswith(".py") and provenance.read_path(path):
                 found.append(path)
     return found
 
@@ -122,14 +122,6 @@ def _read_rendered(path: Path) -> tuple[str, Provenance]:
             "only files rendered by plugforge 0.1.0 or later (first two lines intact) can be diffed or updated"
         )
     return text, header
-
-
-def _has_header(path: Path) -> bool:
-    try:
-        with path.open(encoding="utf-8", newline="") as stream:
-            return provenance.read(stream.readline() + stream.readline()) is not None
-    except (OSError, UnicodeDecodeError):
-        return False
 
 
 def _searched(directory: Path) -> bool:

@@ -10,7 +10,6 @@ import json
 import shutil
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -19,8 +18,8 @@ from plugforge import wiring
 from plugforge.catalog import Contract, load_catalog
 from plugforge.cli import main
 from plugforge.errors import PlugforgeError
+from tests.conftest import EXAMPLE, invoke
 
-EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "model.py"
 CATALOG = load_catalog()
 WIREABLE = [s for s in CATALOG.specs if s.role not in ("fuse", "utility") and s.input.layout in ("NCHW", "any")]
 
@@ -38,16 +37,6 @@ REFUSED = {
     "scconv": "ScConv has no `stride`; remove stride=stride from conv2",
     "snake_conv": "DynamicSnakeConv has no `stride`; remove stride=stride from conv2",
 }
-
-
-def invoke(*args):
-    return CliRunner().invoke(main, [str(a) for a in args])
-
-
-@pytest.fixture
-def model(tmp_path):
-    shutil.copy(EXAMPLE, tmp_path / "model.py")
-    return tmp_path / "model.py"
 
 
 @pytest.fixture(scope="module")

@@ -12,17 +12,15 @@ import sys
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
 torch = pytest.importorskip("torch")
 from torch import nn  # noqa: E402
 
 from plugforge import checking  # noqa: E402
 from plugforge.catalog import Param, load_catalog  # noqa: E402
-from plugforge.cli import main  # noqa: E402
 from plugforge.measure import Figures, measure, parse_shape  # noqa: E402
+from tests.conftest import EXAMPLE, invoke  # noqa: E402
 
-EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "model.py"
 BUILD = ["--build", "Bottleneck(256, 64)", "--input", "2,256,8,8"]
 TINY = (
     "import torch\nfrom torch import nn\n\n\nclass Net(nn.Module):\n"
@@ -36,16 +34,6 @@ TINY_FLOPS = 2 * 1 * 8 * 8 * 8 * 3 * 3 * 3  # 2 x (batch * out channels * H * W)
 @pytest.fixture(autouse=True)
 def short_runs(monkeypatch):
     monkeypatch.setenv("PLUGFORGE_MIN_RUN_TIME", "0.01")
-
-
-def invoke(*args):
-    return CliRunner().invoke(main, [str(a) for a in args])
-
-
-@pytest.fixture
-def model(tmp_path):
-    shutil.copy(EXAMPLE, tmp_path / "model.py")
-    return tmp_path / "model.py"
 
 
 @pytest.fixture

@@ -5,9 +5,8 @@ import subprocess
 import sys
 
 import pytest
-from click.testing import CliRunner
 
-from plugforge.cli import main
+from tests.conftest import invoke
 
 IMPORTS = ["%matplotlib inline\n", "!pip list | head -1\n", "import torch\n", "from torch import nn"]
 MODEL = [
@@ -41,10 +40,6 @@ def write_notebook(path, *extra_cells):
     notebook = {"cells": cells, "metadata": {"kernelspec": {"name": "python3"}}, "nbformat": 4, "nbformat_minor": 5}
     path.write_text(json.dumps(notebook, sort_keys=True, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
     return path
-
-
-def invoke(*args):
-    return CliRunner().invoke(main, [str(a) for a in args])
 
 
 @pytest.fixture

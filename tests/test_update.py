@@ -10,17 +10,12 @@ import subprocess
 import sys
 
 import pytest
-from click.testing import CliRunner
 
 from plugforge import provenance, resources
-from plugforge.cli import main
+from tests.conftest import invoke
 
 UPSTREAM_DOC = "rescale the input. The layers are"  # a docstring line the new catalog rewords
 UPSTREAM_CODE = "scale = x.mean((2, 3), keepdim=True)"  # a forward line the new catalog changes
-
-
-def invoke(*args):
-    return CliRunner().invoke(main, [str(a) for a in args])
 
 
 @pytest.fixture
@@ -202,9 +197,7 @@ def test_a_file_without_header_is_refused(tmp_path):
     assert result.exit_code == 1 and "has no plugforge header" in result.output
 
 
-def test_add_keeps_a_base_and_remove_deletes_it(tmp_path):
-    model = tmp_path / "model.py"
-    shutil.copy(resources.data_dir("catalog").parent / "examples" / "model.py", model)
+def test_add_keeps_a_base_and_remove_deletes_it(tmp_path, model):
     assert invoke("add", "se", "--into", model).exit_code == 0
     assert provenance.is_pristine((tmp_path / "blocks" / "se.py").read_text())
     assert (tmp_path / "blocks" / ".plugforge" / "se.py.base").is_file()
@@ -213,11 +206,9 @@ def test_add_keeps_a_base_and_remove_deletes_it(tmp_path):
 
 
 @pytest.mark.parametrize("tests_dir", [None, "tests/blocks"])
-def test_render_tests_in_the_project_config_renders_tests_that_pass(tmp_path, tests_dir):
+def test_render_tests_in_the_project_config_renders_tests_that_pass(tmp_path, model, tests_dir):
     settings = "[tool.plugforge]\nrender-tests = true\n" + (f'tests-dir = "{tests_dir}"\n' if tests_dir else "")
     (tmp_path / "pyproject.toml").write_text(settings)
-    model = tmp_path / "model.py"
-    shutil.copy(resources.data_dir("catalog").parent / "examples" / "model.py", model)
     result = invoke("add", "eca", "--into", model)
     assert result.exit_code == 0, result.output
     tests = tmp_path / (tests_dir or "blocks") / "test_eca.py"
@@ -228,9 +219,7 @@ def test_render_tests_in_the_project_config_renders_tests_that_pass(tmp_path, te
     assert run.returncode == 0, run.stdout[-1500:]
 
 
-def test_without_pyproject_add_renders_no_tests(tmp_path):
-    model = tmp_path / "model.py"
-    shutil.copy(resources.data_dir("catalog").parent / "examples" / "model.py", model)
+def test_without_pyproject_add_renders_no_tests(tmp_path, model):
     assert invoke("add", "eca", "--into", model).exit_code == 0
     assert sorted(p.name for p in (tmp_path / "blocks").iterdir()) == [".plugforge", "__init__.py", "eca.py"]
     assert not (tmp_path / "pyproject.toml").exists()

@@ -4,14 +4,9 @@ import shutil
 import subprocess
 import sys
 
-from click.testing import CliRunner
 
 from plugforge import provenance, resources
-from plugforge.cli import main
-
-
-def invoke(*args):
-    return CliRunner().invoke(main, [str(a) for a in args])
+from tests.conftest import invoke
 
 
 def test_vendor_writes_a_package_with_shared_helpers_once(tmp_path):
