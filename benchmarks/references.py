@@ -397,6 +397,15 @@ REFERENCES: tuple[Reference, ...] = (
         select=lambda y: y[..., 8:16, 8:16],
         tags=("interior",),
     ),
+    Reference(  # 7x7 blocks tile 14x14 maps as well as 56x56 ones
+        "halo_attn", "timm.layers.halo_attn.HaloAttn",
+        lambda c: _ns().timm.layers.halo_attn.HaloAttn(c, num_heads=8, block_size=7, halo_size=3),
+        settings=lambda c: {"block_size": 7},
+        copy=_copy_halo,
+        size=(21, 21),
+        select=lambda y: y[..., 7:14, 7:14],
+        tags=("interior", "block7"),
+    ),
     Reference(
         "efficient_additive_attn", "timm.models.swiftformer.EfficientAdditiveAttention",
         lambda c: _ns().timm.models.swiftformer.EfficientAdditiveAttention(c, c, 1),
