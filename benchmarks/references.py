@@ -351,15 +351,16 @@ REFERENCES: tuple[Reference, ...] = (
         lambda c: _ns().timm.layers.SplitAttn(c, c, radix=2, norm_layer=nn.BatchNorm2d),
         copy=functools.partial(copy_in_order, drop=("fc1.bias",)),
         note="timm defaults to no BatchNorm (norm_layer=None; ResNeSt uses BN); with BN its fc1 keeps a "
-        "bias that BN cancels, which the block omits (zeroed here). timm pads k // 2, ignoring dilation",
+        "bias, which the block omits (zeroed here; trained weights fold it into the BN's running mean). "
+        "Without an explicit padding timm pads k // 2, ignoring dilation",
     ),
     Reference("blurpool", "timm.layers.BlurPool2d", lambda c: _ns().timm.layers.BlurPool2d(c, 3, 2)),
     Reference(
         "blurpool", "timm.layers.BlurPool2d",
         lambda c: _ns().timm.layers.BlurPool2d(c, 5, 2),
         settings=lambda c: {"filt_size": 5},
-        note="even filt_size differs: timm pads (filt_size - 1 + stride - 1) // 2 on every side, the "
-        "block (and the authors' code) (filt_size - 1) // 2 before and filt_size // 2 after",
+        note="timm pads (filt_size + stride - 2) // 2 on every side, the block (and the authors' code) "
+        "(filt_size - 1) // 2 before and filt_size // 2 after: equal only for odd filt_size at stride 1 or 2",
         tags=("filt5",),
     ),
     Reference(
@@ -493,8 +494,8 @@ REFERENCES: tuple[Reference, ...] = (
         settings=lambda c: {"in_channels": [c, 2 * c, 4 * c], "out_channels": 32, "extra_blocks": "p6p7"},
         inputs=_pyramid,
         channels=16,
-        note="torchvision's LastLevelP6P7 computes P6 from P5 when C5 already has out_channels "
-        "(use_P5), the block always from C5 as in the RetinaNet paper; equal when C5 != out_channels",
+        note="torchvision's LastLevelP6P7(in, out) computes P6 from P5 when in == out (use_P5, as its "
+        "retinanet_resnet50_fpn and fcos do), the block always from C5 as in the RetinaNet paper",
         tags=("p6p7",),
     ),
     Reference(
