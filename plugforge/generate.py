@@ -70,10 +70,14 @@ def _package_init(specs: list[BlockSpec]) -> str:
 
 
 def _still_ours(path: Path, text: str | None) -> bool:
-    """Whether a generated file on disk still starts as plugforge writes it."""
+    """Whether a generated file on disk is as plugforge wrote it: unedited (its hash says), or for
+    ``__init__.py``, which has no hash, starting as plugforge writes it."""
     if text is None or not path.is_file():
         return False
-    return path.read_text(encoding="utf-8").partition("\n")[0] == text.partition("\n")[0]
+    current = path.read_text(encoding="utf-8")
+    if provenance.read(current):
+        return provenance.is_pristine(current)
+    return current.partition("\n")[0] == text.partition("\n")[0]
 
 
 def _write(files: dict[Path, str], out_dir: Path, force: bool, rewritable: list[Path] = ()) -> list[Written]:

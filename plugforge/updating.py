@@ -96,9 +96,11 @@ def pristine(path: Path, header: Provenance) -> str:
 
 
 def catalog_render(header: Provenance) -> str:
-    """What the current catalog renders for the header's entry and parameters."""
-    from plugforge.render import render  # Jinja and black: only when a render is needed
+    """What the current catalog renders for the header's entry and parameters (or helper templates)."""
+    from plugforge.render import render, render_helpers  # Jinja and black: only when a render is needed
 
+    if header.helpers:
+        return render_helpers(list(header.helpers))
     spec = find(header.block_id)
     values = spec.defaults()
     values.update({name: value for name, value in header.params.items() if name in spec.params})

@@ -72,3 +72,43 @@ def test_vendored_files_are_updated_in_their_packaged_form(tmp_path, monkeypatch
     assert result.exit_code == 0, result.output
     text = (package / "aspp.py").read_text()
     assert "# upstream" in text and "from ._helpers import ConvNormAct" in text and "class ConvNormAct" not in text
+
+
+def _moved_on_helpers(tmp_path, monkeypatch):
+    """Point plugforge at a catalog copy whose ConvNormAct helper has changed upstream."""
+    data = tmp_path / "data"
+    shutil.copytree(resources.catalog_dir(), data / "catalog")
+    shutil.copytree(resources.templates_dir(), data / "templates")
+    helper = data / "templates" / "helpers" / "conv_norm_act.py.j2"
+    helper.write_text(helper.read_text().replace("    def forward(", "    # upstream\n    def forward(", 1))
+    monkeypatch.setenv("PLUGFORGE_DATA_DIR", str(data))
+
+
+def test_shared_helpers_are_updated_with_your_edits_kept(tmp_path, monkeypatch):
+    package = tmp_path / "blocks"
+    assert invoke("vendor", "aspp", "sk", "-o", package, "--no-tests").exit_code == 0
+    helpers = package / "_helpers.py"
+    header = provenance.read(helpers.read_text())
+    assert header.helpers == ("conv_norm_act",) and provenance.is_pristine(helpers.read_text())
+    assert invoke("diff", helpers).exit_code == 0
+    helpers.write_text(helpers.read_text() + "\n\nMINE = 1\n")
+    _moved_on_helpers(tmp_path, monkeypatch)
+    monkeypatch.chdir(tmp_path)
+    result = invoke("update", "--all")
+    assert result.exit_code == 0, result.output
+    assert "_helpers.py: merged; your edits are kept" in result.output
+    text = helpers.read_text()
+    assert "    # upstream\n    def forward(" in text and text.endswith("MINE = 1\n")
+    probe = "import torch, blocks\nprint(tuple(blocks.SKConv(64)(torch.randn(2, 64, 9, 7)).shape))"
+    run = subprocess.run([sys.executable, "-c", probe], cwd=tmp_path, capture_output=True, text=True)
+    assert run.returncode == 0 and run.stdout.strip() == "(2, 64, 9, 7)", run.stderr
+
+
+def test_vendor_keeps_your_edits_to_the_shared_helpers(tmp_path):
+    package = tmp_path / "blocks"
+    assert invoke("vendor", "aspp", "-o", package, "--no-tests").exit_code == 0
+    helpers = package / "_helpers.py"
+    helpers.write_text(helpers.read_text() + "\n\nMINE = 1\n")
+    result = invoke("vendor", "sk", "-o", package, "--no-tests")
+    assert result.exit_code == 1 and "_helpers.py" in result.output and "--force" in result.output
+    assert helpers.read_text().endswith("MINE = 1\n") and not (package / "sk.py").exists()
