@@ -47,6 +47,7 @@ Shape = tuple[int, int, int, int]
 SHAPES: tuple[Shape, ...] = ((2, 64, 56, 56), (8, 256, 14, 14))
 PASSES = ((False, "forward"), (True, "forward+backward"))
 RECHECK = 0.9  # re-measure, for longer, a ratio above this
+MIN_PAIRS = 15  # at least this many timed pairs, however slow the pass: a median of 5 wanders by 5%
 NOISE_MIN = 0.05  # a ratio above 1 + max(this, the A/A spread) is slower beyond noise
 NOISE_REFERENCES = ("se-SqueezeExcitation", "residual-BasicBlock")  # A/A pairs: a tiny block and a conv block
 
@@ -193,7 +194,7 @@ def _paired(block: Callable[[], float], reference: Callable[[], float], min_run_
     gc.disable()
     try:
         start = time.perf_counter()
-        while len(pairs) < 5 or time.perf_counter() - start < 2 * min_run_time:
+        while len(pairs) < MIN_PAIRS or time.perf_counter() - start < 2 * min_run_time:
             if len(pairs) % 2:
                 ref_s, block_s = reference(), block()
             else:
