@@ -59,29 +59,24 @@ def test_vendor_keeps_your_edits_unless_forced(tmp_path):
     assert (package / "se.py").read_text().endswith("# mine\n")
 
 
-def test_vendored_files_are_updated_in_their_packaged_form(tmp_path, monkeypatch):
-    package = tmp_path / "blocks"
-    assert invoke("vendor", "aspp", "-o", package, "--no-tests").exit_code == 0
+def _move_on(tmp_path, monkeypatch, template, old, new):
+    """Point plugforge at a copy of its catalog and templates where ``template`` changed upstream."""
     data = tmp_path / "data"
     shutil.copytree(resources.catalog_dir(), data / "catalog")
     shutil.copytree(resources.templates_dir(), data / "templates")
-    template = data / "templates" / "blocks" / "aspp.py.j2"
-    template.write_text(template.read_text().replace("def forward(", "def forward(  # upstream\n        ", 1))
+    path = data / "templates" / template
+    path.write_text(path.read_text().replace(old, new, 1))
     monkeypatch.setenv("PLUGFORGE_DATA_DIR", str(data))
+
+
+def test_vendored_files_are_updated_in_their_packaged_form(tmp_path, monkeypatch):
+    package = tmp_path / "blocks"
+    assert invoke("vendor", "aspp", "-o", package, "--no-tests").exit_code == 0
+    _move_on(tmp_path, monkeypatch, "blocks/aspp.py.j2", "def forward(", "def forward(  # upstream\n        ")
     result = invoke("update", package / "aspp.py")
     assert result.exit_code == 0, result.output
     text = (package / "aspp.py").read_text()
     assert "# upstream" in text and "from ._helpers import ConvNormAct" in text and "class ConvNormAct" not in text
-
-
-def _moved_on_helpers(tmp_path, monkeypatch):
-    """Point plugforge at a catalog copy whose ConvNormAct helper has changed upstream."""
-    data = tmp_path / "data"
-    shutil.copytree(resources.catalog_dir(), data / "catalog")
-    shutil.copytree(resources.templates_dir(), data / "templates")
-    helper = data / "templates" / "helpers" / "conv_norm_act.py.j2"
-    helper.write_text(helper.read_text().replace("    def forward(", "    # upstream\n    def forward(", 1))
-    monkeypatch.setenv("PLUGFORGE_DATA_DIR", str(data))
 
 
 def test_shared_helpers_are_updated_with_your_edits_kept(tmp_path, monkeypatch):
@@ -92,7 +87,7 @@ def test_shared_helpers_are_updated_with_your_edits_kept(tmp_path, monkeypatch):
     assert header.helpers == ("conv_norm_act",) and provenance.is_pristine(helpers.read_text())
     assert invoke("diff", helpers).exit_code == 0
     helpers.write_text(helpers.read_text() + "\n\nMINE = 1\n")
-    _moved_on_helpers(tmp_path, monkeypatch)
+    _move_on(tmp_path, monkeypatch, "helpers/conv_norm_act.py.j2", "    def forward(", "    # upstream\n    def forward(")
     monkeypatch.chdir(tmp_path)
     result = invoke("update", "--all")
     assert result.exit_code == 0, result.output
