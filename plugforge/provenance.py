@@ -3,9 +3,9 @@
 Every rendered file starts with two comment lines: the plugforge version, the
 catalog id, the parameters and what was rendered (block or tests), or for a
 vendored package's ``_helpers.py`` the helper templates, then the sha256 of the
-pristine text below them. A copy of the pristine render is kept
-in a ``.plugforge/`` folder beside the file, so ``diff`` and ``update`` have
-their base even after the catalog has moved on. Neither torch nor the renderer
+pristine text below them. A copy of the pristine render is kept in a
+``.plugforge/`` folder beside the file, so ``diff`` and ``update`` have their
+base even after the catalog has moved on. Neither torch nor the renderer
 is imported here.
 """
 
@@ -57,7 +57,7 @@ def helpers_line(version: str, names: list[str]) -> str:
 
 
 def stamp(text: str) -> str:
-    """Insert the hash line after the first line (which ``first_line`` wrote)."""
+    """Insert the hash line after the first line (``first_line`` or ``helpers_line``)."""
     first, _, body = text.partition("\n")
     return f"{first}\n# Pristine render sha256: {_sha256(body)}\n{body}"
 
