@@ -190,9 +190,9 @@ def anchors(file: Path, class_name: str | None) -> None:
     """
     from plugforge import wire, wiring
 
-    found = wire.anchors(wiring.read_source(file), class_name)
+    found = wire.anchors(wiring.read_source(file), class_name, path=file)
     rows = [("ANCHOR", "CHANNELS", "USE IN FORWARD", "CONSTRUCTOR")]
-    rows += [(a.name, a.channels or "?", a.uses, a.constructor) for a in found]
+    rows += [(a.name, a.channels or "?", a.uses, " ".join(a.constructor.split())) for a in found]
     click.echo(describe.columns(rows))
 
 

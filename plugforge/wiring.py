@@ -83,7 +83,7 @@ def add(
             changes.update(_tests_for(spec, block_file, config.tests_dir, target.missing_inits))
     result = wire.add(
         source, block, origin, name=name or spec.id, class_name=class_name,
-        after=after, before=before, replace=replace, channels=channels,
+        after=after, before=before, replace=replace, channels=channels, path=model,
     )  # fmt: skip
     changes[model] = rewrite(result.source)
     created = [f"created {_shown(p)}" for p in changes if p != model and not p.exists() and provenance.STORE not in p.parts]

@@ -6,66 +6,165 @@ The two are mutually recursive: an instance of a class defined in the file
 
 from __future__ import annotations
 
+import builtins
 from dataclasses import replace
 
 import libcst as cst
 
 from . import layers
-from .channels import CONV, LINEAR, OPAQUE, PASS, Layer, bind, category, input_channels, instantiate
+from .channels import (
+    CONV,
+    LINEAR,
+    OPAQUE,
+    PASS,
+    Layer,
+    bind,
+    by_convention,
+    category,
+    input_channels,
+    instantiate,
+    layer_names,
+    output_channels,
+)
 from .flow import Flow
-from .locate import ClassModel
-from .nodes import callee, nested_statements, small_statements
+from .imports import module_bindings
+from .locate import Assignment, ClassModel
+from .modules import ModuleFile, ModuleIndex
+from .nodes import callee, code, dotted_name, free_names, nested_statements, small_statements
+from .scope import EMPTY, Scope, factory_call, list_elements, scope_of
+
+
+MAX_DEPTH = 12  # imports and re-exports followed to reach one definition
+BUILTINS = set(dir(builtins))
+
+
+class Workspace:
+    """The resolvers of every module reached from one model file, each made once."""
+
+    def __init__(self, index: ModuleIndex) -> None:
+        self.index = index
+        self._resolvers: dict[str, Resolver | None] = {}
+
+    def resolver(self, name: str) -> Resolver | None:
+        if name not in self._resolvers:
+            file = self.index.load(name)
+            self._resolvers[name] = Resolver(file.module, file, self) if file else None
+        return self._resolvers[name]
+
+    def definition(self, dotted: str, depth: int) -> tuple[Resolver, str] | None:
+        """The module and name that define ``pkg.mod.Name``, through re-exports."""
+        parts = dotted.split(".")
+        if len(parts) < 2:
+            return None
+        resolver = self.resolver(".".join(parts[:-1]))
+        return resolver.definition(parts[-1], depth) if resolver else None
 
 
 class Resolver:
-    """Resolves constructor expressions of one module to layers."""
+    """Resolves constructor expressions of one module to layers.
 
-    def __init__(self, module: cst.Module) -> None:
+    With a ``workspace``, names imported from other modules (``from .conv import
+    Conv``, ``md.Conv2dReLU``) are followed to their definitions; without one, only
+    the definitions of the file itself are.
+    """
+
+    def __init__(self, module: cst.Module, file: ModuleFile | None = None, workspace: Workspace | None = None) -> None:
         self.functions = {node.name.value: node for node in module.body if isinstance(node, cst.FunctionDef)}
         self.classes = {node.name.value: node for node in module.body if isinstance(node, cst.ClassDef)}
+        self.file, self.workspace = file, workspace
+        self.imports = module_bindings(module) if workspace and file else {}
         self._templates: dict[str, tuple | None] = {}
         self._analyses: dict[str, ClassAnalysis] = {}
         self._resolving: set[str] = set()
 
-    def layer(self, expression: cst.BaseExpression) -> Layer | None:
+    def layer(self, expression: cst.BaseExpression, scope: Scope = EMPTY, owner: str | None = None) -> Layer | None:
+        """The layer ``expression`` builds, reading the names of ``scope`` (the enclosing function)."""
         if isinstance(expression, cst.IfExp):
-            return self._either(expression)
+            return self._either(expression, scope)
+        if isinstance(expression, cst.Name) and expression.value in scope:
+            values = scope.values[expression.value]
+            inner = scope.without(expression.value)
+            return self.layer(values[0], inner, owner=expression.value) if len(values) == 1 else None
         if not isinstance(expression, cst.Call):
             return None
         name = callee(expression) or ""
-        if name in self.functions or name in self.classes:
-            return self._through_definition(name, expression)
+        if name in scope:
+            return self._factory(name, expression, scope)
+        found = self._defined(name, expression)
+        if found is not None:
+            return found
         torch = layers.torch_layer(name)
         if torch == "Sequential":
-            return self._sequential(expression)
+            return self._sequential(expression, scope, owner)
         if torch in layers.SIGNATURES:
             return Layer(torch, bind(expression, layers.SIGNATURES[torch]))
         if torch in layers.CHANNEL_PRESERVING:
             return Layer(torch)
         if torch is None and layers.looks_like_norm(name):
             return Layer(layers.NORM_LIKE, bind(expression, layers.SIGNATURES[layers.NORM_LIKE]))
-        return None
+        return by_convention(name or _subscripted(expression), expression)
 
     def analysis(self, class_name: str) -> ClassAnalysis:
         if class_name not in self._analyses:
             self._analyses[class_name] = ClassAnalysis(self.classes[class_name], self)
         return self._analyses[class_name]
 
-    def _either(self, expression: cst.IfExp) -> Layer | None:
+    def definition(self, name: str, depth: int = 0) -> tuple[Resolver, str] | None:
+        """The resolver and name defining ``name`` (``Conv``, ``md.Conv2dReLU``) as seen from this module."""
+        if name in self.functions or name in self.classes:
+            return self, name
+        head, _, rest = name.partition(".")
+        target = self.imports.get(head)
+        if target is None or self.workspace is None or self.file is None or depth >= MAX_DEPTH:
+            return None
+        dotted = self.file.absolute(target) + (f".{rest}" if rest else "")
+        return self.workspace.definition(dotted, depth + 1)
+
+    def _either(self, expression: cst.IfExp, scope: Scope) -> Layer | None:
         """``nn.SiLU() if act else nn.Identity()`` keeps channels if every known branch does."""
-        known = [layer for layer in (self.layer(expression.body), self.layer(expression.orelse)) if layer]
+        branches = (self.layer(expression.body, scope), self.layer(expression.orelse, scope))
+        known = [layer for layer in branches if layer]
         return known[0] if known and all(category(layer) == PASS for layer in known) else None
 
-    def _sequential(self, call: cst.Call) -> Layer:
-        if any(arg.star or arg.keyword for arg in call.args) or _is_ordered_dict(call):
-            return Layer("Sequential")
-        return Layer("Sequential", elements=tuple(self.layer(arg.value) for arg in call.args))
+    def _factory(self, name: str, call: cst.Call, scope: Scope) -> Layer | None:
+        """``norm_layer(planes)`` through the values ``norm_layer`` may hold; by argument names if none is known."""
+        found = []
+        for value in scope.values[name]:
+            direct = factory_call(call, value)
+            layer = self.layer(direct[0], scope.without(name)) if direct else None
+            if layer is not None:
+                found.append((direct[1], layer))
+        outputs = {(category(layer), _text(output_channels(layer))) for _, layer in found}
+        if len(outputs) == 1 and None not in next(iter(outputs)):
+            target, layer = found[0]
+            return replace(layer, rule=f"{name} defaults to {target}")
+        return by_convention(name, call)
 
-    def _through_definition(self, name: str, call: cst.Call) -> Layer | None:
+    def _sequential(self, call: cst.Call, scope: Scope, owner: str | None) -> Layer:
+        """Elements of ``nn.Sequential(...)``, also when built in steps (a list, add_module, OrderedDict)."""
+        values, built = _sequential_arguments(call, scope)
+        added = scope.added.get(owner, ()) if owner else ()
+        if values is None:
+            return Layer("Sequential")
+        elements = tuple(self.layer(value, scope) for value in (*values, *added))
+        return Layer("Sequential", elements=elements, built=built or bool(added))
+
+    def _defined(self, name: str, call: cst.Call) -> Layer | None:
+        found = self.definition(name)
+        if found is None:
+            return None
+        resolver, definition = found
+        return resolver._through_definition(definition, call, foreign=resolver is not self)
+
+    def _through_definition(self, name: str, call: cst.Call, foreign: bool = False) -> Layer | None:
         template = self._template(name)
         if template is None:
             return None
         layer, parameters, defaults, hidden = template
+        if foreign:  # the definition's own module-level names do not exist in the caller's file
+            hidden = hidden | (layer_names(layer) - set(parameters) - BUILTINS)
+            defaults = {key: value for key, value in defaults.items() if not free_names(value)}
+            layer = layer if layer.rule else replace(layer, rule=f"{name} from {self.file.name}")
         arguments = bind(call, parameters, defaults)
         unbound = set(parameters) - set(arguments)
         return instantiate(layer, arguments, hidden | unbound)
@@ -90,15 +189,16 @@ class Resolver:
         returns = [s for line in lines for s in small_statements(line) if isinstance(s, cst.Return)]
         if len(returns) != 1 or returns[0].value is None:
             return None
-        layer = self.layer(returns[0].value)
+        layer = self.layer(returns[0].value, scope_of(function))
         return _signature(layer, function, skip_first=False) if layer else None
 
     def _class_template(self, name: str) -> tuple | None:
         analysis = self.analysis(name)
-        output, init = analysis.output_layer(), analysis.model.init
+        init = analysis.model.init
+        output = analysis.output_layer() or analysis.base_layer()
         if output is None or init is None:
             return None
-        layer = replace(output, via_class=True, input=analysis.input_layer())
+        layer = replace(output, via_class=True, input=analysis.input_layer() or output.input)
         return _signature(layer, init, skip_first=True)
 
 
@@ -133,8 +233,68 @@ def _target_names(target: cst.BaseExpression) -> set[str]:
     return set()
 
 
-def _is_ordered_dict(call: cst.Call) -> bool:
-    return len(call.args) == 1 and (callee(call.args[0].value) or "").endswith("OrderedDict")
+def _sequential_arguments(call: cst.Call, scope: Scope) -> tuple[list | None, bool]:
+    """``(layer expressions, built)`` of a Sequential call; None where they cannot be known.
+
+    ``built`` is true when the expressions are not the call's own arguments one to one:
+    ``nn.Sequential(*layers)``, ``nn.Sequential(*(Block(c) for _ in range(n)))`` or
+    ``nn.Sequential(OrderedDict([("conv", ...), ...]))``.
+    """
+    if len(call.args) == 1 and (callee(call.args[0].value) or "").endswith("OrderedDict"):
+        return _ordered_dict_values(call.args[0].value), True
+    values, built = [], False
+    for arg in call.args:
+        if arg.keyword is not None:
+            return None, True
+        if not arg.star:
+            values.append(arg.value)
+            continue
+        built = True
+        if isinstance(arg.value, cst.Name) and arg.value.value in scope.added:
+            values += scope.added[arg.value.value]
+        elif isinstance(arg.value, (cst.List, cst.Tuple, cst.ListComp, cst.GeneratorExp)):
+            values += list_elements(arg.value)
+        else:
+            return None, True
+    return values, built
+
+
+def _ordered_dict_values(call: cst.Call) -> list | None:
+    """Values of ``OrderedDict([("a", x), ...])`` or ``OrderedDict(a=x, ...)``."""
+    if all(arg.keyword is not None for arg in call.args):
+        return [arg.value for arg in call.args]
+    if len(call.args) != 1 or not isinstance(call.args[0].value, (cst.List, cst.Tuple)):
+        return None
+    pairs = [element.value for element in call.args[0].value.elements]
+    if not all(isinstance(pair, cst.Tuple) and len(pair.elements) == 2 for pair in pairs):
+        return None
+    return [pair.elements[1].value for pair in pairs]
+
+
+def _subscripted(call: cst.Call) -> str:
+    """``Conv`` for ``Conv[Conv.CONV, 2](...)``: a factory looked up by key."""
+    func = call.func
+    return (dotted_name(func.value) or "") if isinstance(func, cst.Subscript) else ""
+
+
+def _text(node: cst.BaseExpression | None) -> str | None:
+    return code(node) if node is not None else None
+
+
+def _super_init_call(init: cst.FunctionDef) -> cst.Call | None:
+    """``super().__init__(...)`` or ``Base.__init__(self, ...)`` in ``__init__``."""
+    for line in nested_statements(init.body):
+        for statement in small_statements(line):
+            call = statement.value if isinstance(statement, cst.Expr) else None
+            if not isinstance(call, cst.Call) or not isinstance(call.func, cst.Attribute):
+                continue
+            if call.func.attr.value != "__init__":
+                continue
+            if callee(call.func.value) == "super":
+                return call
+            if call.args and isinstance(call.args[0].value, cst.Name) and call.args[0].value.value == "self":
+                return call.with_changes(args=call.args[1:])
+    return None
 
 
 class ClassAnalysis:
@@ -143,6 +303,7 @@ class ClassAnalysis:
     def __init__(self, node: cst.ClassDef, resolver: Resolver) -> None:
         self.model = ClassModel(node)
         self.resolver = resolver
+        self.scope = scope_of(self.model.init)
         self._layers: dict[str, Layer | None] = {}
         self._flow: Flow | None = None
 
@@ -153,8 +314,18 @@ class ClassAnalysis:
     def layer(self, attribute: str) -> Layer | None:
         if attribute not in self._layers:
             assignment = self.model.assignments.get(attribute)
-            self._layers[attribute] = self.resolver.layer(assignment.value) if assignment else None
+            self._layers[attribute] = self._resolve(assignment) if assignment else None
         return self._layers[attribute]
+
+    def _resolve(self, assignment: Assignment) -> Layer | None:
+        """The layer assigned; for one assigned in every arm of an ``if``, the one all arms agree on."""
+        owner = f"self.{assignment.name}"
+        found = [self.resolver.layer(value, self.scope, owner) for value in assignment.values]
+        if len({(category(layer), _text(output_channels(layer))) for layer in found}) != 1:
+            return None
+        if len(found) > 1 and found[0] is not None:
+            return replace(found[0], rule=f"the same in every arm of the if that assigns self.{assignment.name}")
+        return found[0]
 
     def category(self, attribute: str) -> str:
         kind = category(self.layer(attribute))
@@ -175,6 +346,15 @@ class ClassAnalysis:
                 continue
             return self.layer(hit.attribute) if hit.category in (CONV, LINEAR) else None
         return None
+
+    def base_layer(self) -> Layer | None:
+        """What a subclass of a torch layer builds (``class Conv2dReLU(nn.Sequential)``)."""
+        init = self.model.init
+        bases = [base.value for base in self.model.node.bases if layers.torch_layer(dotted_name(base.value) or "")]
+        call = _super_init_call(init) if init is not None and len(bases) == 1 else None
+        if call is None:
+            return None
+        return self.resolver.layer(call.with_changes(func=bases[0]), self.scope, owner="self")
 
     def input_layer(self) -> Layer | None:
         """The first layer of ``__init__`` that says how many channels it takes."""

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import builtins
+
 import libcst as cst
 
 from .analysis import ClassAnalysis
 from .channels import output_channels
 from .datatypes import Anchor
 from .errors import WireError
-from .nodes import code
+from .nodes import callee, code
+
+BUILTINS = set(dir(builtins))
 from .sequential import locate, paths
 
 
@@ -17,8 +21,8 @@ def list_anchors(analysis: ClassAnalysis) -> list[Anchor]:
     found = []
     for name, assignment in analysis.model.assignments.items():
         uses = analysis.model.uses_of(name)
-        if not isinstance(assignment.value, cst.Call) and not uses.calls:
-            continue
+        if not uses.calls and (not isinstance(assignment.value, cst.Call) or callee(assignment.value) in BUILTINS):
+            continue  # a number or a name, not a layer
         channels = output_channels(analysis.layer(name))
         found.append(Anchor(name, code(assignment.value), code(channels) if channels else None, uses.describe()))
         for path, element in paths(name, assignment.value):

@@ -4,18 +4,20 @@ from __future__ import annotations
 
 import keyword as python_keywords
 from dataclasses import dataclass
+from pathlib import Path
 
 import libcst as cst
 
 from . import locate as locating
-from .analysis import ClassAnalysis, Resolver
+from .analysis import ClassAnalysis, Resolver, Workspace
 from .anchors import list_anchors
-from .channels import input_channels, output_channels
+from .channels import CONV, PASS, input_channels, output_channels
 from .datatypes import ROLES, Anchor, Block, Result, Source
 from .document import parse
 from .errors import WireError
 from .imports import add_import, imported_block_names, is_import_line, remove_import
 from .inline import inline, inlined_names, remove_inlined
+from .modules import ModuleIndex
 from .insert import attribute_line, block_call, insert_line, remove_line, unwrap_calls, wrap_calls
 from .nodes import callee, code, indentation_of, names_read, parse_expression, short
 from .position import Position, choose
@@ -30,11 +32,22 @@ def module_classes(source: str) -> list[str]:
     return [node.name.value for node in locating.module_classes(parse(source).module)]
 
 
-def anchors(source: str, class_name: str | None = None) -> list[Anchor]:
-    """Every attribute of the class a block can be wired next to."""
+def anchors(source: str, class_name: str | None = None, path: str | Path | None = None) -> list[Anchor]:
+    """Every attribute of the class a block can be wired next to.
+
+    ``path`` is where the file lives: names it imports are then followed to their
+    definitions in its package and on ``sys.path``.
+    """
     module = parse(source).module
     node = locating.select_class(module, class_name)
-    return list_anchors(Resolver(module).analysis(node.name.value))
+    index = ModuleIndex(Path(path)) if path is not None else None
+    return list_anchors(_resolver(module, index).analysis(node.name.value))
+
+
+def _resolver(module: cst.Module, index: ModuleIndex | None) -> Resolver:
+    if index is None:
+        return Resolver(module)
+    return Resolver(module, index.model_file(module), Workspace(index))
 
 
 @dataclass(frozen=True)
@@ -47,6 +60,7 @@ class _Request:
     before: str | None
     replace: str | None
     channels: str | None
+    index: ModuleIndex | None = None  # the files around the model, read once per request
 
     def check(self) -> None:
         role, block_name = self.block.role, self.block.class_name
@@ -85,9 +99,14 @@ def add(
     before: str | None = None,
     replace: str | None = None,
     channels: str | None = None,
+    path: str | Path | None = None,
 ) -> Result:
-    """Wire ``block`` into the model source; running it twice changes nothing the second time."""
-    request = _Request(block, origin, name, class_name, after, before, replace, channels)
+    """Wire ``block`` into the model source; running it twice changes nothing the second time.
+
+    ``path`` is where the file lives, as for ``anchors``.
+    """
+    index = ModuleIndex(Path(path)) if path is not None else None
+    request = _Request(block, origin, name, class_name, after, before, replace, channels, index)
     request.check()
     return _add(source, request, check_wired=True)
 
@@ -96,7 +115,7 @@ def _add(source: str, request: _Request, check_wired: bool) -> Result:
     document = parse(source)
     module = document.module
     node = locating.select_class(module, request.class_name)
-    analysis = Resolver(module).analysis(node.name.value)
+    analysis = _resolver(module, request.index).analysis(node.name.value)
     if check_wired and _attribute_already_wired(source, request, analysis):
         return Result(source, [ALREADY_WIRED])
     position = choose(analysis, request.block.role, request.after, request.before, request.replace)
@@ -172,7 +191,7 @@ def _insert_attribute(analysis: ClassAnalysis, position: Position, request: _Req
     channels, note = _channels(analysis, position, request)
     call = block_call(request.block, channels)
     line = attribute_line(request.name, call)
-    node = insert_line(analysis.model.node, analysis.model.assignments[anchor].line, line, before)
+    node = insert_line(analysis.model.node, analysis.model.assignments[anchor].statement, line, before)
     node, count = wrap_calls(node, anchor, request.name, before)
     messages = [f"added self.{request.name} = {code(call)} {position.mode} self.{anchor} in {analysis.name}.__init__"]
     messages += [note] if note else []
@@ -199,6 +218,8 @@ def _replace(analysis: ClassAnalysis, position: Position, request: _Request):
             f"--replace takes an attribute of the class; {anchor} is inside a Sequential, replace it by hand"
         )
     assignment = analysis.model.assignments[anchor]
+    if assignment.branch is not None:
+        raise WireError(f"self.{anchor} is assigned in {len(assignment.values)} arms of an if; replace it by hand")
     channels = parse_expression(request.channels, "--channels") if request.channels else None
     call, notes = replacement(anchor, analysis.layer(anchor), request.block, channels)
     node = analysis.model.node.deep_replace(assignment.line, mark(assignment.line, call))
@@ -220,16 +241,54 @@ def _channels(analysis: ClassAnalysis, position: Position, request: _Request):
     if "." in position.anchor:
         slot = locate(analysis, position.anchor)
         channels, constructor = (slot.channels_out if after else slot.channels_in), short(slot.element)
+        rule = None
     else:
         layer = analysis.layer(position.anchor)
         channels = output_channels(layer) if after else input_channels(layer)
         constructor = short(analysis.model.assignments[position.anchor].value)
+        rule = layer.rule if layer else None
+        if channels is None and analysis.category(position.anchor) == PASS:
+            channels, rule = _fed_width(analysis, position.anchor)
     if channels is None:
-        raise WireError(
-            f"cannot infer the channels {position.mode} {position.anchor} "
-            f"({position.anchor} = {constructor}); pass --channels EXPR"
+        raise WireError(_no_channels(analysis, position, constructor))
+    note = f"channels: {code(channels)}, read from {position.anchor} = {constructor}"
+    return channels, note + (f" ({rule})" if rule else "")
+
+
+def _fed_width(analysis: ClassAnalysis, anchor: str):
+    """A layer that keeps its input's width (an activation, a pool) has the width of the layer feeding it."""
+    widths = {code(layer_channels): (layer_channels, feeder) for feeder, layer_channels in _feeders(analysis, anchor)}
+    if len(widths) != 1 or None in widths:
+        return None, None
+    width, feeder = next(iter(widths.values()))
+    return width, f"{anchor} keeps the width of {feeder}, which feeds it in forward"
+
+
+def _feeders(analysis: ClassAnalysis, anchor: str):
+    flow = analysis.flow()
+    for chain in flow.inputs_of(anchor) if flow else ():
+        hits = [hit for hit in chain.hits if not hit.swapped and hit.category != PASS]
+        if not hits or hits[0].category != CONV:
+            yield None, None
+            continue
+        yield hits[0].attribute, output_channels(analysis.layer(hits[0].attribute))
+
+
+def _no_channels(analysis: ClassAnalysis, position: Position, constructor: str) -> str:
+    assignment = analysis.model.assignments.get(position.anchor)
+    if assignment is not None and assignment.branch is not None:
+        widths = ", ".join(
+            code(width) if (width := output_channels(analysis.resolver.layer(value, analysis.scope))) else "unknown"
+            for value in assignment.values
         )
-    return channels, f"channels: {code(channels)}, read from {position.anchor} = {constructor}"
+        return (
+            f"self.{position.anchor} is assigned in {len(assignment.values)} arms of an if, with widths {widths}: "
+            f"no single channel expression is known for all of them; pass --channels EXPR valid in every arm"
+        )
+    return (
+        f"cannot infer the channels {position.mode} {position.anchor} "
+        f"({position.anchor} = {constructor}); pass --channels EXPR"
+    )
 
 
 def _default_message(analysis: ClassAnalysis, position: Position, request: _Request) -> str | None:

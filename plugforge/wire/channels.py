@@ -23,9 +23,11 @@ CONV, PASS, LINEAR, OPAQUE = "conv", "pass", "linear", "opaque"
 class Layer:
     kind: str  # torch class name ("Conv2d"), "Sequential", or layers.NORM_LIKE
     args: Mapping[str, cst.BaseExpression] = field(default_factory=dict)
-    elements: tuple[Layer | None, ...] | None = None  # Sequential literal; None: built from a list
-    via_class: bool = False  # resolved through a class of the file (not a plain torch layer)
+    elements: tuple[Layer | None, ...] | None = None  # Sequential elements; None: not known
+    built: bool = False  # elements were added in steps, so they are not the Sequential's arguments
+    via_class: bool = False  # resolved through a class (not a plain torch layer)
     input: Layer | None = None  # first layer of a class, for its input channels
+    rule: str | None = None  # how it was resolved, when not from a plain constructor
 
 
 def category(layer: Layer | None) -> str:
@@ -79,6 +81,41 @@ def _channel_argument(layer: Layer, parameter: str | None) -> cst.BaseExpression
 
 def _first(values):
     return next((value for value in values if value is not None), None)
+
+
+def by_convention(name: str, call: cst.Call) -> Layer | None:
+    """A norm or conv factory read by its argument names (``norm_layer(planes)``, ``conv(c1, out_chs)``)."""
+    kind = layers.factory_kind(name)
+    if kind is None:
+        return None
+    keywords = {arg.keyword.value: arg.value for arg in call.args if arg.keyword is not None}
+    positional = [arg.value for arg in call.args if arg.keyword is None and not arg.star]
+    output = _named(keywords, positional, layers.OUTPUT_NAMES)
+    if output is None and kind == "norm" and positional and not isinstance(positional[0], cst.SimpleString):
+        output = positional[0]
+    if output is None:
+        return None
+    given = output if kind == "norm" else _named(keywords, positional, layers.INPUT_NAMES)
+    args = {"out_channels": output, **({"in_channels": given} if given is not None else {})}
+    return Layer(layers.CONVENTION, args, rule=f"{name} read by its argument names")
+
+
+def _named(keywords, positional, names: Sequence[str]) -> cst.BaseExpression | None:
+    """The argument passed as one of ``names``, or the one positional argument spelled like one."""
+    for name in names:
+        if name in keywords:
+            return keywords[name]
+    spelled = [value for value in positional if isinstance(value, cst.Name) and value.value in names]
+    return spelled[0] if len(spelled) == 1 else None
+
+
+def layer_names(layer: Layer | None) -> set[str]:
+    """Every name the layer's argument expressions read."""
+    if layer is None:
+        return set()
+    names = set().union(*(free_names(value) for value in layer.args.values()))
+    names |= set().union(*(layer_names(element) for element in layer.elements or ()))
+    return names | layer_names(layer.input)
 
 
 def bind(call: cst.Call, parameters: Sequence[str], defaults: Mapping[str, cst.BaseExpression] | None = None) -> dict:

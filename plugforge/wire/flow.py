@@ -75,6 +75,15 @@ class Flow:
                 return self._trace(statement.value, index, swapped=False)
         return Chain(stop="forward returns nothing")
 
+    def inputs_of(self, attribute: str) -> list[Chain]:
+        """For each call ``self.<attribute>(x)``, the chain that feeds ``x``."""
+        chains = []
+        for index, step in enumerate(self.steps):
+            finder = _CallFinder(attribute)
+            step.statement.visit(finder)
+            chains += [self._trace(call.args[0].value, index, swapped=False) for call in finder.calls if call.args]
+        return chains
+
     def _trace(self, expression: cst.BaseExpression, at: int, swapped: bool) -> Chain:
         chain = Chain()
         while True:
@@ -183,6 +192,16 @@ def _sums(statement: cst.BaseSmallStatement) -> list[list[cst.BaseExpression]]:
         finder.sums.append([statement.target, statement.value])
     statement.visit(finder)
     return finder.sums
+
+
+class _CallFinder(cst.CSTVisitor):
+    def __init__(self, attribute: str) -> None:
+        self.attribute = attribute
+        self.calls: list[cst.Call] = []
+
+    def visit_Call(self, node: cst.Call) -> None:
+        if called_self_attribute(node) == self.attribute:
+            self.calls.append(node)
 
 
 class _SumFinder(cst.CSTVisitor):

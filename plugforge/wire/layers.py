@@ -47,8 +47,10 @@ SIGNATURES: dict[str, tuple[str, ...]] = {
 # A user-defined class named like a norm layer (``LayerNorm2d(dim)``) takes channels first.
 NORM_LIKE = "norm-like"
 SIGNATURES[NORM_LIKE] = ("num_features",)
+# A factory nothing more is known of, read by its argument names (see OUTPUT_NAMES).
+CONVENTION = "named by convention"
 
-CONV = {name for name in SIGNATURES if name.startswith("Conv")}
+CONV = {name for name in SIGNATURES if name.startswith("Conv")} | {CONVENTION}
 NORM = {name for name in SIGNATURES if "Norm" in name} | {NORM_LIKE}
 POOL = {"MaxPool2d", "AvgPool2d"}
 REPLACEABLE = {"Conv2d", *POOL}
@@ -142,3 +144,26 @@ def looks_like_norm(name: str) -> bool:
 
 def looks_like_activation(attribute: str) -> bool:
     return any(word in attribute.lower() for word in ACTIVATION_WORDS)
+
+# Argument names that carry a layer's channels by convention across model code bases,
+# read where a factory's definition cannot be (``create_conv2d(in_chs, out_chs, 3)``).
+OUTPUT_NAMES = (
+    "out_channels",
+    "out_chs",
+    "out_planes",
+    "out_chns",
+    "out_features",
+    "oup",
+    "c2",
+    "num_features",
+    "num_channels",
+    "channels",
+    "planes",
+)
+INPUT_NAMES = ("in_channels", "in_chs", "in_planes", "inplanes", "in_chns", "in_features", "inp", "c1")
+def factory_kind(dotted: str) -> str | None:
+    """``norm`` or ``conv`` for a factory named like one (``norm_layer``, ``get_conv_layer``)."""
+    last = dotted.rsplit(".", 1)[-1].lower()
+    if "norm" in last or last.startswith("bn"):
+        return "norm"
+    return "conv" if "conv" in last else None

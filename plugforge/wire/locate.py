@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections import Counter
 from dataclasses import dataclass, field
 
 import libcst as cst
@@ -12,6 +11,7 @@ from .inline import inlined_names
 from .nodes import (
     assigned_self_attribute,
     called_self_attribute,
+    child_suites,
     dotted_name,
     nested_statements,
     self_attribute,
@@ -62,12 +62,24 @@ def select_class(module: cst.Module, class_name: str | None) -> cst.ClassDef:
 
 @dataclass
 class Assignment:
-    """``self.<name> = <value>`` in ``__init__``."""
+    """``self.<name> = <value>`` in ``__init__``.
+
+    An attribute assigned once in each arm of one ``if`` (``if dw: self.conv = A
+    else: self.conv = B``) is one assignment: ``values`` holds every arm's value and
+    ``branch`` the ``if``, after which a block goes.
+    """
 
     name: str
     line: cst.SimpleStatementLine
     value: cst.BaseExpression
     count: int = 1
+    values: tuple[cst.BaseExpression, ...] = ()
+    branch: cst.If | None = None
+
+    @property
+    def statement(self) -> cst.BaseStatement:
+        """The statement a block is constructed next to."""
+        return self.branch or self.line
 
 
 @dataclass
@@ -111,16 +123,32 @@ def _init_assignments(init: cst.FunctionDef | None) -> dict[str, Assignment]:
     found: dict[str, Assignment] = {}
     if init is None:
         return found
-    counts: Counter[str] = Counter()
-    for line in nested_statements(init.body):
-        assigned = assigned_self_attribute(line)
-        if assigned:
-            name, value = assigned
-            counts[name] += 1
-            found.setdefault(name, Assignment(name, line, value))
+    places: dict[str, list[tuple[cst.BaseStatement, int]]] = {}  # (top-level statement, arm)
+    values: dict[str, list[cst.BaseExpression]] = {}
+    for top in getattr(init.body, "body", ()):
+        for arm, line in _lines_by_arm(top):
+            assigned = assigned_self_attribute(line)
+            if assigned:
+                name, value = assigned
+                places.setdefault(name, []).append((top, arm))
+                values.setdefault(name, []).append(value)
+                found.setdefault(name, Assignment(name, line, value))
     for name, assignment in found.items():
-        assignment.count = counts[name]
+        assignment.count, assignment.values = len(places[name]), tuple(values[name])
+        tops = {id(top) for top, _ in places[name]}
+        arms = [arm for _, arm in places[name]]
+        top = places[name][0][0]
+        if len(arms) > 1 and len(tops) == 1 and isinstance(top, cst.If) and len(set(arms)) == len(arms):
+            assignment.count, assignment.branch = 1, top
     return found
+
+
+def _lines_by_arm(top: cst.BaseStatement):
+    """``(arm, statement)`` for a top-level statement and everything nested in it; arm 0 is the statement itself."""
+    yield 0, top
+    for arm, suite in enumerate(child_suites(top), start=1):
+        for line in nested_statements(suite):
+            yield arm, line
 
 
 def _class_level_names(node: cst.ClassDef) -> set[str]:

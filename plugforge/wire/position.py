@@ -96,7 +96,7 @@ def _inside_sequential(analysis: ClassAnalysis, attribute: str) -> str:
     """``attr.i`` for the last conv/norm element when ``attr`` is a Sequential literal."""
     node, layer = analysis.model.assignments[attribute].value, analysis.layer(attribute)
     path = attribute
-    while is_literal_sequential(node) and layer is not None and layer.elements:
+    while is_literal_sequential(node) and layer is not None and layer.elements and not layer.built:
         index = _last_conv_index(layer.elements)
         if index is None:
             break

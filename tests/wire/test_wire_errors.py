@@ -97,8 +97,15 @@ def test_anchor_passed_to_a_helper_is_refused():
     assert "body is passed to checkpoint() in Net" in error_of(wire, after="body")
 
 
+def test_anchor_assigned_in_both_arms_with_different_widths_is_refused():
+    message = error_of(wire, after="norm")
+    assert "self.norm is assigned in 2 arms of an if, with widths c, unknown" in message
+    assert "no single channel expression" in message
+
+
 def test_anchor_assigned_twice_is_refused():
-    assert "self.norm is assigned 2 times in Net.__init__" in error_of(wire, after="norm")
+    text = SMALL.replace("else:\n            self.norm = nn.Identity()", "self.norm = nn.Identity()")
+    assert "self.norm is assigned 2 times in Net.__init__" in error_of(wire, text, after="norm")
 
 
 def test_uninferable_channels_ask_for_channels_and_show_the_constructor():
@@ -166,8 +173,9 @@ def test_no_default_position_lists_anchors():
     message = error_of(wire, corpus_source("vgg.py"))
     assert "no default position in VGG: its main branch ends in self.classifier = nn.Sequential(" in message
     assert "features.6.1: nn.BatchNorm2d(32)  [channels 32; inside Sequential]" in message
-    mobilenet = error_of(wire, corpus_source("mobilenetv2.py"))
-    assert "its main branch ends in self.conv = nn.Sequential(*layers)" in mobilenet
+    wired = wire(corpus_source("mobilenetv2.py"))  # a Sequential built from a list ends in its last norm
+    assert "placed after conv in InvertedResidual" in wired.messages[0]
+    assert "channels: oup, read from conv = nn.Sequential(*layers)" in wired.messages[2]
 
 
 def test_no_default_replace():

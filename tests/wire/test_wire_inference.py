@@ -73,7 +73,7 @@ def test_anchors_of_sequential_elements():
         ("nn.Linear(c, 4 * d)", "4 * d"),
         ("nn.Sequential(nn.Conv2d(c, d, 1), nn.BatchNorm2d(d), nn.ReLU())", "d"),
         ("nn.Sequential(nn.Conv2d(c, d, 1), nn.Sequential(nn.Conv2d(d, c + d, 1), nn.ReLU()))", "c + d"),
-        ("nn.Sequential(*[nn.Conv2d(c, d, 1)])", None),
+        ("nn.Sequential(*[nn.Conv2d(c, d, 1)])", "d"),
         ("conv3x3(c, d)", "d"),
         ("conv3x3(c, out_planes=d + 1)", "d + 1"),
         ("conv_bn(c, d)", "d"),
