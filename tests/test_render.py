@@ -155,7 +155,7 @@ FUSE_TEMPLATE = TOY_TEMPLATE.replace(
     "    def forward(self, x: torch.Tensor) -> torch.Tensor:\n        return x + sum(conv(x) for conv in self.convs)\n",
     "    def forward(self, high: torch.Tensor, low: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:\n"
     "        fine = low + F.interpolate(sum(conv(high) for conv in self.convs), size=low.shape[-2:])\n"
-    "        return fine, high + F.adaptive_avg_pool2d(fine, high.shape[-2:])\n",
+    "        return fine, high + F.adaptive_avg_pool2d(low, high.shape[-2:])\n",
 )
 
 
@@ -183,7 +183,7 @@ def test_multi_input_multi_output_blocks_get_working_generic_tests(toy, tmp_path
     assert "((2, 8, 3, 5), (2, 8, 6, 10))" in files.tests
     result = _run_rendered(tmp_path, {"toy.py": files.block, "test_toy.py": files.tests})
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "1 skipped" in result.stdout  # the batch-1 case skips the training-mode test
+    assert "2 skipped" in result.stdout  # the batch-1 case skips the two training-mode tests
 
 
 def test_utility_entries_render_a_function_and_its_own_tests(toy, tmp_path):
