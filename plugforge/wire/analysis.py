@@ -28,7 +28,7 @@ from .channels import (
 )
 from .flow import Flow
 from .imports import module_bindings
-from .locate import Assignment, ClassModel
+from .locate import MODULE_BASES, Assignment, ClassModel
 from .modules import ModuleFile, ModuleIndex
 from .nodes import callee, code, dotted_name, free_names, nested_statements, small_statements
 from .scope import EMPTY, Scope, factory_call, list_elements, scope_of
@@ -83,10 +83,11 @@ class Resolver:
             return self._either(expression, scope)
         if isinstance(expression, cst.Name) and expression.value in scope:
             values = scope.values[expression.value]
-            inner = scope.without(expression.value)
-            return self.layer(values[0], inner, owner=expression.value) if len(values) == 1 else None
+            return self.one_of(values, scope.without(expression.value), owner=expression.value) if values else None
         if not isinstance(expression, cst.Call):
             return None
+        if isinstance(expression.func, cst.Attribute) and expression.func.attr.value in layers.RETURNS_SELF:
+            return self.layer(expression.func.value, scope, owner)  # nn.Conv2d(...).requires_grad_(False)
         name = callee(expression) or ""
         if name in scope:
             return self._factory(name, expression, scope)
@@ -102,7 +103,7 @@ class Resolver:
             return Layer(torch)
         if torch is None and layers.looks_like_norm(name):
             return Layer(layers.NORM_LIKE, bind(expression, layers.SIGNATURES[layers.NORM_LIKE]))
-        return by_convention(name or _subscripted(expression), expression)
+        return _by_name(name or _subscripted(expression), expression)
 
     def analysis(self, class_name: str) -> ClassAnalysis:
         if class_name not in self._analyses:
@@ -121,10 +122,28 @@ class Resolver:
         return self.workspace.definition(dotted, depth + 1)
 
     def _either(self, expression: cst.IfExp, scope: Scope) -> Layer | None:
-        """``nn.SiLU() if act else nn.Identity()`` keeps channels if every known branch does."""
-        branches = (self.layer(expression.body, scope), self.layer(expression.orelse, scope))
-        known = [layer for layer in branches if layer]
-        return known[0] if known and all(category(layer) == PASS for layer in known) else None
+        return self.one_of((expression.body, expression.orelse), scope)
+
+    def one_of(self, values, scope: Scope, owner: str | None = None) -> Layer | None:
+        """The layer of whichever value is built (``A if cond else B``, one per arm or return).
+
+        All must agree on the width; a value that keeps the width (an identity, an
+        activation, None) agrees with a conv: ``Conv(c_, c2) if c_ != c2 else
+        nn.Identity()`` reads as the conv.
+        """
+        found = [(value, self.layer(value, scope, owner)) for value in values]
+        kinds = {category(layer) if layer else (PASS if _is_none(value) else OPAQUE) for value, layer in found}
+        widths = {_text(output_channels(layer)) for _, layer in found if layer and category(layer) != PASS}
+        layers_found = [layer for _, layer in found if layer]
+        if kinds == {PASS}:
+            return layers_found[0] if layers_found else None
+        if OPAQUE in kinds or len(kinds - {PASS}) != 1 or len(widths) != 1 or None in widths:
+            return None
+        layer = next(layer for layer in layers_found if category(layer) != PASS)
+        if PASS in kinds:
+            kept = next(code(value) for value, layer in found if category(layer) == PASS or layer is None)
+            return replace(layer, rule=f"{kept} in another branch keeps the width")
+        return layer
 
     def _factory(self, name: str, call: cst.Call, scope: Scope) -> Layer | None:
         """``norm_layer(planes)`` through the values ``norm_layer`` may hold; by argument names if none is known."""
@@ -138,7 +157,7 @@ class Resolver:
         if len(outputs) == 1 and None not in next(iter(outputs)):
             target, layer = found[0]
             return replace(layer, rule=f"{name} defaults to {target}")
-        return by_convention(name, call)
+        return _by_name(name, call)
 
     def _sequential(self, call: cst.Call, scope: Scope, owner: str | None) -> Layer:
         """Elements of ``nn.Sequential(...)``, also when built in steps (a list, add_module, OrderedDict)."""
@@ -161,10 +180,10 @@ class Resolver:
         if template is None:
             return None
         layer, parameters, defaults, hidden = template
+        layer = replace(layer, rule=f"{name} from {self.file.name}" if foreign else None)
         if foreign:  # the definition's own module-level names do not exist in the caller's file
             hidden = hidden | (layer_names(layer) - set(parameters) - BUILTINS)
             defaults = {key: value for key, value in defaults.items() if not free_names(value)}
-            layer = layer if layer.rule else replace(layer, rule=f"{name} from {self.file.name}")
         arguments = bind(call, parameters, defaults)
         unbound = set(parameters) - set(arguments)
         return instantiate(layer, arguments, hidden | unbound)
@@ -186,10 +205,10 @@ class Resolver:
     def _function_template(self, name: str) -> tuple | None:
         function = self.functions[name]
         lines = nested_statements(function.body)
-        returns = [s for line in lines for s in small_statements(line) if isinstance(s, cst.Return)]
-        if len(returns) != 1 or returns[0].value is None:
+        returns = [s.value for line in lines for s in small_statements(line) if isinstance(s, cst.Return)]
+        if not returns or None in returns:
             return None
-        layer = self.layer(returns[0].value, scope_of(function))
+        layer = self.one_of(returns, scope_of(function))
         return _signature(layer, function, skip_first=False) if layer else None
 
     def _class_template(self, name: str) -> tuple | None:
@@ -241,7 +260,7 @@ def _sequential_arguments(call: cst.Call, scope: Scope) -> tuple[list | None, bo
     ``nn.Sequential(OrderedDict([("conv", ...), ...]))``.
     """
     if len(call.args) == 1 and (callee(call.args[0].value) or "").endswith("OrderedDict"):
-        return _ordered_dict_values(call.args[0].value), True
+        return _ordered_dict_values(call.args[0].value, scope), True
     values, built = [], False
     for arg in call.args:
         if arg.keyword is not None:
@@ -259,16 +278,38 @@ def _sequential_arguments(call: cst.Call, scope: Scope) -> tuple[list | None, bo
     return values, built
 
 
-def _ordered_dict_values(call: cst.Call) -> list | None:
-    """Values of ``OrderedDict([("a", x), ...])`` or ``OrderedDict(a=x, ...)``."""
+def _ordered_dict_values(call: cst.Call, scope: Scope) -> list | None:
+    """Values of ``OrderedDict([("a", x), ...])``, ``OrderedDict(a=x, ...)`` or ``OrderedDict(pairs)``."""
     if all(arg.keyword is not None for arg in call.args):
         return [arg.value for arg in call.args]
-    if len(call.args) != 1 or not isinstance(call.args[0].value, (cst.List, cst.Tuple)):
+    if len(call.args) != 1:
         return None
-    pairs = [element.value for element in call.args[0].value.elements]
+    value = call.args[0].value
+    if isinstance(value, cst.Name) and value.value in scope.added:
+        pairs = list(scope.added[value.value])
+    elif isinstance(value, (cst.List, cst.Tuple)):
+        pairs = [element.value for element in value.elements]
+    else:
+        return None
     if not all(isinstance(pair, cst.Tuple) and len(pair.elements) == 2 for pair in pairs):
         return None
     return [pair.elements[1].value for pair in pairs]
+
+
+def _by_name(name: str, call: cst.Call) -> Layer | None:
+    """A factory nothing more is known of: a conv or norm by its argument names, or an activation."""
+    if layers.factory_kind(name) is None and layers.looks_like_activation(name.rsplit(".", 1)[-1]):
+        return Layer("Identity", rule=f"{name} read as an activation by its name")
+    return by_convention(name, call)
+
+
+def _builds_layers(base: cst.BaseExpression, resolver: Resolver) -> bool:
+    name = dotted_name(base) or ""
+    return layers.torch_layer(name) is not None or (name not in MODULE_BASES and resolver.definition(name) is not None)
+
+
+def _is_none(node: cst.BaseExpression) -> bool:
+    return isinstance(node, cst.Name) and node.value == "None"
 
 
 def _subscripted(call: cst.Call) -> str:
@@ -319,13 +360,10 @@ class ClassAnalysis:
 
     def _resolve(self, assignment: Assignment) -> Layer | None:
         """The layer assigned; for one assigned in every arm of an ``if``, the one all arms agree on."""
-        owner = f"self.{assignment.name}"
-        found = [self.resolver.layer(value, self.scope, owner) for value in assignment.values]
-        if len({(category(layer), _text(output_channels(layer))) for layer in found}) != 1:
-            return None
-        if len(found) > 1 and found[0] is not None:
-            return replace(found[0], rule=f"the same in every arm of the if that assigns self.{assignment.name}")
-        return found[0]
+        layer = self.resolver.one_of(assignment.values, self.scope, f"self.{assignment.name}")
+        if len(assignment.values) > 1 and layer is not None and layer.rule is None:
+            return replace(layer, rule=f"the same in every arm of the if that assigns self.{assignment.name}")
+        return layer
 
     def category(self, attribute: str) -> str:
         kind = category(self.layer(attribute))
@@ -348,9 +386,9 @@ class ClassAnalysis:
         return None
 
     def base_layer(self) -> Layer | None:
-        """What a subclass of a torch layer builds (``class Conv2dReLU(nn.Sequential)``)."""
+        """What a subclass builds through its base (``class Conv2dReLU(nn.Sequential)``, ``class DWConv(Conv)``)."""
         init = self.model.init
-        bases = [base.value for base in self.model.node.bases if layers.torch_layer(dotted_name(base.value) or "")]
+        bases = [base.value for base in self.model.node.bases if _builds_layers(base.value, self.resolver)]
         call = _super_init_call(init) if init is not None and len(bases) == 1 else None
         if call is None:
             return None

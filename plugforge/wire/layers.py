@@ -121,6 +121,8 @@ FUNCTIONAL_PRESERVING = {
 }
 # Tensor methods that keep the data but change the layout.
 LAYOUT_SWAPS = {"permute", "transpose"}
+# Module methods that return the module itself: ``nn.Conv2d(...).requires_grad_(False)``.
+RETURNS_SELF = {"requires_grad_", "to", "train", "eval", "cpu", "cuda", "float", "half", "bfloat16", "double"}
 LAYOUT_KEEPING = {"contiguous", "clone", "float", "to", "type_as"}
 ACTIVATION_WORDS = ("act", "activation", "relu", "silu", "gelu", "drop", "identity", "nonlinearity")
 
@@ -164,6 +166,6 @@ INPUT_NAMES = ("in_channels", "in_chs", "in_planes", "inplanes", "in_chns", "in_
 def factory_kind(dotted: str) -> str | None:
     """``norm`` or ``conv`` for a factory named like one (``norm_layer``, ``get_conv_layer``)."""
     last = dotted.rsplit(".", 1)[-1].lower()
-    if "norm" in last or last.startswith("bn"):
-        return "norm"
-    return "conv" if "conv" in last else None
+    if "conv" in last:
+        return "conv"
+    return "norm" if "norm" in last or last.startswith("bn") else None

@@ -115,8 +115,18 @@ class ClassModel:
 
     def require_forward(self) -> cst.FunctionDef:
         if self.forward is None:
-            raise WireError(f"{self.name} has no forward method; choose the class that runs the layers with --class")
+            raise WireError(self._no_forward())
         return self.forward
+
+    def _no_forward(self) -> str:
+        bases = [name for base in self.node.bases if (name := dotted_name(base.value)) and name not in MODULE_BASES]
+        if not bases:
+            return f"{self.name} has no forward method; choose the class that runs the layers with --class"
+        return (
+            f"{self.name} has no forward method of its own: it inherits forward from {', '.join(bases)}, "
+            f"and plugforge wires the class whose forward calls the layer; wire {bases[0]} (--class {bases[0]} "
+            f"in the file that defines it), or give {self.name} its own forward first"
+        )
 
 
 def _init_assignments(init: cst.FunctionDef | None) -> dict[str, Assignment]:

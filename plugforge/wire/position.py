@@ -31,13 +31,17 @@ def choose(analysis: ClassAnalysis, role: str, after: str | None, before: str | 
             check_anchor(analysis, anchor.strip(), mode)
             return Position(mode, anchor.strip())
     if role == "replace":
-        return Position("replace", default_replace(analysis), default=True)
-    return Position("after", default_insert(analysis), default=True)
+        position = Position("replace", default_replace(analysis), default=True)
+    else:
+        position = Position("after", default_insert(analysis), default=True)
+    check_anchor(analysis, position.anchor, position.mode)
+    return position
 
 
 def check_anchor(analysis: ClassAnalysis, anchor: str, mode: str) -> None:
     """Errors for anchors that do not exist or that forward never calls."""
     model = analysis.model
+    model.require_forward()
     attribute = anchor.split(".")[0]
     if attribute not in model.assignments:
         raise WireError(
@@ -86,10 +90,8 @@ def default_replace(analysis: ClassAnalysis) -> str:
 
 
 def _main_chain(analysis: ClassAnalysis):
-    flow = analysis.flow()
-    if flow is None:
-        raise WireError(f"{analysis.name} has no forward method; choose the class that runs the layers with --class")
-    return flow.main_chain()
+    analysis.model.require_forward()
+    return analysis.flow().main_chain()
 
 
 def _inside_sequential(analysis: ClassAnalysis, attribute: str) -> str:

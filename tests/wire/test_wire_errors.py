@@ -98,8 +98,12 @@ def test_anchor_passed_to_a_helper_is_refused():
 
 
 def test_anchor_assigned_in_both_arms_with_different_widths_is_refused():
-    message = error_of(wire, after="norm")
-    assert "self.norm is assigned in 2 arms of an if, with widths c, unknown" in message
+    assert "channels: c, read from norm = nn.BatchNorm2d(c) (nn.Identity() in another branch keeps the width)" in (
+        wire(after="norm").messages
+    )
+    text = SMALL.replace("self.norm = nn.Identity()", "self.norm = nn.Conv2d(c, 2 * c, 1)")
+    message = error_of(wire, text, after="norm")
+    assert "self.norm is assigned in 2 arms of an if, with widths c, 2 * c" in message
     assert "no single channel expression" in message
 
 
