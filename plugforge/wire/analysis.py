@@ -308,6 +308,20 @@ def _builds_layers(base: cst.BaseExpression, resolver: Resolver) -> bool:
     return layers.torch_layer(name) is not None or (name not in MODULE_BASES and resolver.definition(name) is not None)
 
 
+def _arm_calls(value: cst.BaseExpression) -> list[cst.Call]:
+    if isinstance(value, cst.IfExp):
+        return [*_arm_calls(value.body), *_arm_calls(value.orelse)]
+    return [value] if isinstance(value, cst.Call) else []
+
+
+def _built_from(call: cst.Call, width: str) -> bool:
+    """Whether ``call`` is given ``width`` and no other argument named like a channel count."""
+    values = [arg.value for arg in call.args if not arg.star]
+    named = {*layers.OUTPUT_NAMES, *layers.INPUT_NAMES}
+    others = [value for value in values if isinstance(value, cst.Name) and value.value in named]
+    return any(code(value) == width for value in values) and all(code(value) == width for value in others)
+
+
 def _is_none(node: cst.BaseExpression) -> bool:
     return isinstance(node, cst.Name) and node.value == "None"
 
@@ -373,8 +387,23 @@ class ClassAnalysis:
 
     def flow(self) -> Flow | None:
         if self._flow is None and self.model.forward is not None:
-            self._flow = Flow(self.model.forward, self.category)
+            self._flow = Flow(self.model.forward, self.category, self.keeps_width)
         return self._flow
+
+    def keeps_width(self, attribute: str, feeder: str) -> bool:
+        """Whether a layer of unknown kind keeps the width of the conv feeding it.
+
+        It does when it is built from that width and from no other channel-named
+        argument: ``self.attn = Attention(kind, in_channels=out_channels)`` after
+        ``self.conv = Conv(c, out_channels)``; ``LayerScale2d(out_chs, 1e-5)``.
+        """
+        width = output_channels(self.layer(feeder))
+        assignment = self.model.assignments.get(attribute)
+        if width is None or assignment is None:
+            return False
+        calls = [call for value in assignment.values for call in _arm_calls(value)]
+        calls = [call for call in calls if category(self.resolver.layer(call, self.scope)) != PASS]
+        return bool(calls) and all(_built_from(call, code(width)) for call in calls)
 
     def output_layer(self) -> Layer | None:
         """The conv/norm/linear layer whose result ``forward`` returns."""

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import libcst as cst
 
-from .channels import CONV, OPAQUE
+from .channels import CONV, OPAQUE, PASS
 from .layers import FUNCTIONAL_PRESERVING, LAYOUT_KEEPING, LAYOUT_SWAPS
 from .nodes import called_self_attribute, child_suites, code, dotted_name, free_names, small_statements
 
@@ -41,8 +41,13 @@ class _Step:
 class Flow:
     """The statements of one ``forward``, in order, with the blocks (if/for...) around each."""
 
-    def __init__(self, function: cst.FunctionDef, category: Callable[[str], str]) -> None:
-        self.category = category
+    def __init__(
+        self,
+        function: cst.FunctionDef,
+        category: Callable[[str], str],
+        keeps_width: Callable[[str, str], bool] = lambda attribute, feeder: False,
+    ) -> None:
+        self.category, self.keeps_width = category, keeps_width
         self.inputs = {param.name.value for param in _all_params(function.params)}
         self.steps: list[_Step] = []
         self._block_ids = itertools.count(1)
@@ -85,6 +90,22 @@ class Flow:
         return chains
 
     def _trace(self, expression: cst.BaseExpression, at: int, swapped: bool) -> Chain:
+        return self._settle(self._follow(expression, at, swapped))
+
+    def _settle(self, chain: Chain) -> Chain:
+        """Read an opaque layer as keeping the width of the conv feeding it, where it does; else stop there."""
+        hits = list(chain.hits)
+        for index, hit in enumerate(hits):
+            if hit.category != OPAQUE:
+                continue
+            feeder = next((h for h in hits[index + 1 :] if h.category != PASS and not h.swapped), None)
+            if feeder is not None and feeder.category == CONV and self.keeps_width(hit.attribute, feeder.attribute):
+                hits[index] = replace(hit, category=PASS)
+                continue
+            return Chain(hits[: index + 1], stop=f"self.{hit.attribute}")
+        return Chain(hits, chain.stop)
+
+    def _follow(self, expression: cst.BaseExpression, at: int, swapped: bool) -> Chain:
         chain = Chain()
         while True:
             if isinstance(expression, cst.BinaryOperation):
@@ -113,10 +134,7 @@ class Flow:
         attribute = called_self_attribute(call)
         if attribute:
             category = self.category(attribute)
-            chain.hits.append(Hit(attribute, category, swapped))
-            if category == OPAQUE:
-                chain.stop = f"self.{attribute}"
-                return None
+            chain.hits.append(Hit(attribute, category, swapped))  # an opaque one is settled in _trace
             return (call.args[0].value, swapped) if call.args else None
         if isinstance(call.func, cst.Attribute) and not _is_module_path(call.func.value):
             method = call.func.attr.value

@@ -260,3 +260,33 @@ def test_a_block_after_an_anchor_assigned_in_both_arms_follows_the_whole_if(tmp_
     assert "            self.head = nn.Conv2d(d, d * 6, 1)\n        self.gate = Gate(d * 6, reduction=2)\n" in wired
     assert "return self.gate(self.head(x))" in wired
     assert remove(wired, "gate").source == path.read_text()
+
+
+OPAQUE_TAIL = """
+    from torch import nn
+
+    from .attention import Attention
+
+
+    class Decoder(nn.Module):
+        def __init__(self, in_channels, out_channels, kind=None):
+            super().__init__()
+            self.conv = nn.Conv2d(in_channels, out_channels, 3, padding=1)
+            self.attention = Attention(kind, in_channels=out_channels)
+            self.mix = Attention(kind, in_channels=out_channels, out_channels=in_channels)
+
+        def forward(self, x):
+            x = self.conv(x)
+            return self.attention(x)
+"""
+
+
+def test_a_layer_built_from_its_feeders_width_alone_is_read_as_keeping_it(tmp_path):
+    write_package(tmp_path, {"model.py": OPAQUE_TAIL})
+    path = tmp_path / "model.py"
+    wired = add(path.read_text(), GATE, BLOCKS, name="gate", path=path)
+    assert wired.messages[0].startswith("placed after conv in Decoder (default for insert blocks)")
+    assert "x = self.gate(self.conv(x))\n        return self.attention(x)" in wired.source
+    mixing = path.read_text().replace("return self.attention(x)", "return self.mix(x)")
+    with pytest.raises(WireError, match="its main branch ends in self.mix = Attention"):
+        add(mixing, GATE, BLOCKS, name="gate", path=path)
