@@ -11,6 +11,12 @@ Runs alternate; ratios of the minimum times are reported (the minimum is the
 least noisy estimate on a shared machine). Target: at most 1.3x.
 
     python benchmarks/wire_add.py [--runs 15]
+    python benchmarks/wire_add.py --real PATH --class C --after ATTR [--runs 15]
+
+With ``--real``, the file is a model file of an installed or unpacked package (e.g.
+timm's ``models/resnet.py``, 2,303 lines): "wire" then follows its imports across
+modules (``path=`` given), "same-file" is the wiring without them, and the files the
+cross-module resolution parsed are counted.
 
 Run it with the interpreter of a regular install (``pip install .``): an editable
 install adds its import finder (about 10 ms) to every plugforge start-up.
@@ -38,6 +44,32 @@ text = open(sys.argv[1], encoding="utf-8").read()
 block = Block("Gate", "insert", ("channels", "reduction"), {"reduction": "8"})
 sys.stdout.write(add(text, block, Source(module="blocks.gate"), name="gate", class_name="Bottleneck7").source[:0])
 """
+REAL = """
+import sys
+from pathlib import Path
+from plugforge.wire import Block, Source, add
+path, class_name, after, follow = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4] == "1"
+text = Path(path).read_text(encoding="utf-8")
+block = Block("Gate", "insert", ("channels", "reduction"), {"reduction": "8"})
+result = add(text, block, Source(module="blocks.gate"), name="gate", class_name=class_name, after=after,
+             path=path if follow else None)
+sys.stdout.write(result.source[:0])
+"""
+FILES_PARSED = """
+import sys
+from pathlib import Path
+from unittest import mock
+from plugforge.wire import Block, Source, add, modules
+parsed = []
+original = modules._parsed
+with mock.patch.object(modules, "_parsed", lambda name, *rest: parsed.append(name) or original(name, *rest)):
+    text = Path(sys.argv[1]).read_text(encoding="utf-8")
+    block = Block("Gate", "insert", ("channels", "reduction"), {"reduction": "8"})
+    result = add(text, block, Source(module="blocks.gate"), name="gate", class_name=sys.argv[2], after=sys.argv[3],
+                 path=sys.argv[1])
+print(next(m for m in result.messages if m.startswith("channels")))
+print(f"{len(parsed)} other files parsed: {', '.join(parsed)}")
+"""
 FLOOR = """
 import sys
 import libcst
@@ -53,9 +85,9 @@ def large_model(copies: int = 20) -> str:
     return "\n\n\n".join([header, *parts])
 
 
-def timed(script: str, model: Path) -> float:
+def timed(script: str, model: Path, *args: str) -> float:
     start = time.perf_counter()
-    subprocess.run([sys.executable, "-c", script, str(model)], check=True)
+    subprocess.run([sys.executable, "-c", script, str(model), *args], check=True)
     return time.perf_counter() - start
 
 
@@ -77,10 +109,31 @@ def report(name: str, times: list[float], floors: list[float]) -> None:
     print(f"{name:<8} min {min(times):.3f}s  median {statistics.median(times):.3f}s  ratio {ratio[0]:.2f}x / {ratio[1]:.2f}x")
 
 
+def real_file(path: Path, class_name: str, after: str, runs: int) -> None:
+    """``add`` on a real package file, with and without following its imports."""
+    follow, same, floors = [], [], []
+    for _ in range(runs):
+        floors.append(timed(FLOOR, path))
+        follow.append(timed(REAL, path, class_name, after, "1"))
+        same.append(timed(REAL, path, class_name, after, "0"))
+    print(f"model: {path} ({len(path.read_text(encoding='utf-8').splitlines())} lines), {runs} alternating runs each")
+    report("floor", floors, floors)
+    report("wire", follow, floors)
+    report("same-file", same, floors)
+    subprocess.run([sys.executable, "-c", FILES_PARSED, str(path), class_name, after], check=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=15)
-    runs = parser.parse_args().runs
+    parser.add_argument("--real", type=Path, help="a model file of a real package")
+    parser.add_argument("--class", dest="class_name")
+    parser.add_argument("--after")
+    options = parser.parse_args()
+    runs = options.runs
+    if options.real:
+        real_file(options.real, options.class_name, options.after, runs)
+        return
     with tempfile.TemporaryDirectory() as directory:
         model = Path(directory) / "model.py"
         text = large_model()
