@@ -58,7 +58,6 @@ SETTINGS: dict[str, Callable[[Shape], dict[str, Any]]] = {
     # heads must divide C and be a multiple of len(dilations): no multiple of 3 divides 64 or 256
     "dilate_attn": lambda s: {"num_heads": 8, "dilations": [1, 2, 3, 4]},
     "halo_attn": lambda s: {"block_size": 8 if s[2] % 8 == 0 else 7},  # blocks tile H, W
-    "shuffle_attn": lambda s: {"groups": min(64, s[1] // 2)},  # 2 * groups divides C
     # nn.Conv2d-like blocks default to padding=0; pad as the 3x3 conv they replace
     "ac_block": lambda s: {"padding": 1},
     "coord_conv": lambda s: {"padding": 1},

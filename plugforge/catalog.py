@@ -51,6 +51,7 @@ PARAM_TYPES = ("int", "float", "bool", "str", "list[int]", "list[float]")
 FORMULA_FUNCTIONS = {
     "abs": abs,
     "ceil": math.ceil,
+    "gcd": math.gcd,
     "int": int,
     "len": len,
     "zip": zip,
