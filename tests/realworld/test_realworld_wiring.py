@@ -22,12 +22,6 @@ KNOWN_REFUSALS: set[str] = set()
 
 # Cases that do not work yet, each with why (issue 12/13 notes). Strict: a fixed one fails until removed here.
 KNOWN_GAPS = {
-    "torchvision:_DenseLayer.conv2:se": (
-        "the wired densenet fails to build: its @torch.jit._overload_method clashes with the rewritten class"
-    ),
-    "torchvision:_DenseLayer.conv2:replace-ghost": (
-        "the wired densenet fails to build: its @torch.jit._overload_method clashes with the rewritten class"
-    ),
     "torchvision:ResBottleneckBlock.f:eca": "f is an nn.Sequential subclass filled through an OrderedDict of layers",
     "timm:GhostBottleneck.ghost2:se": "GhostModule's forward ends in a torch.cat of two branches",
     "torchvision:QuantizableBasicBlock.bn2:se": (
