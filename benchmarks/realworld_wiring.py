@@ -27,7 +27,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a script from anywhere
 
 from tests.realworld.cases import CASES, EXTRA_CASES, Case  # noqa: E402
-from tests.realworld.harness import BROKEN, FAILING, REFUSED, WIRED, Outcome, survey, table  # noqa: E402
+from tests.realworld.harness import BROKEN, FAILING, REFUSED, WIRED, Outcome, explained, survey, table  # noqa: E402
 from tests.realworld.packages import PACKAGES, Unavailable  # noqa: E402
 from tests.realworld.site import Site  # noqa: E402
 
@@ -76,7 +76,7 @@ def _verdict(outcomes: list[Outcome]) -> str:
     return (
         f"wired with no --channels and running: {wired}/{len(goal)} ({share:.0%}; target >= {TARGET:.0%})\n"
         f"written but failing, or plugforge broke: {failing} (target 0)\n"
-        f"refused as they must be: {sum(o.status == REFUSED for o in refusals)}/{len(refusals)}"
+        f"refused as they must be, with a message naming the class or anchor: {sum(map(explained, refusals))}/{len(refusals)}"
     )
 
 

@@ -64,6 +64,14 @@ def survey(case: Case, site: Site, inline: bool = False) -> Outcome:
     return Outcome(case, inline, WIRED, wired, output)
 
 
+def explained(outcome: Outcome) -> bool:
+    """A refusal with a message about the case: plugforge's error names the class or the anchor."""
+    if outcome.status != REFUSED or not outcome.detail.startswith("Error: "):
+        return False
+    names = "|".join(re.escape(name) for name in (outcome.case.cls, outcome.case.anchor))
+    return re.search(rf"\b({names})\b", outcome.detail) is not None
+
+
 def _state(model_file: Path) -> tuple[bytes, bool]:
     """The model's bytes, and whether a blocks/ folder is beside it."""
     return model_file.read_bytes(), (model_file.parent / "blocks").exists()
