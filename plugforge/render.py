@@ -239,14 +239,16 @@ def constraint_checks(spec: BlockSpec) -> str:
     """``if ...: raise ValueError(...)`` lines for the entry's declared constraints."""
     lines = []
     for param in spec.params.values():
-        for condition, message in _violations(param):
+        for condition, *message in _violations(param):
             if param.optional:
                 condition = f"{param.name} is not None and " + (f"({condition})" if " or " in condition else condition)
-            lines += [f"if {condition}:", f'    raise ValueError(f"{message}")']
+            strings = " ".join(f'f"{part}"' for part in message)  # black lays long ones out one a line
+            lines += [f"if {condition}:", f"    raise ValueError({strings})"]
     return "\n        ".join(lines)
 
 
-def _violations(p: Param) -> list[tuple[str, str]]:
+def _violations(p: Param) -> list[tuple[str, ...]]:
+    """(condition, message, message continued...) per rule the parameter can break."""
     name, found = p.name, []
     if p.is_list:
         if p.min_items is not None:
@@ -261,7 +263,12 @@ def _violations(p: Param) -> list[tuple[str, str]]:
     if rules:
         found.append((" or ".join(rules), f"{name} must be {_rule_text(p)}, got {{{name}!r}}"))
     if p.divides:
-        found.append((f"{p.divides} % {name}", f"{p.divides} ({{{p.divides}}}) must be divisible by {name} ({{{name}}})"))
+        # The message names a value that works: the largest common divisor.
+        found.append((
+            f"{p.divides} % {name}",
+            f"{p.divides} ({{{p.divides}}}) must be divisible by {name} ({{{name}}}); ",
+            f"e.g. {name}={{math.gcd({p.divides}, {name})}}",
+        ))  # fmt: skip
     return found
 
 
