@@ -17,9 +17,6 @@ from tests.realworld.harness import REFUSED, WIRED, explained, survey
 
 pytestmark = pytest.mark.realworld
 
-# Ids of cases that plugforge refuses today although the goal is to wire them.
-KNOWN_REFUSALS: set[str] = set()
-
 # Cases that do not work yet, each with why (issue 12/13 notes). Strict: a fixed one fails until removed here.
 KNOWN_GAPS = {
     "torchvision:ResBottleneckBlock.f:eca": "f is an nn.Sequential subclass filled through an OrderedDict of layers",
@@ -42,7 +39,7 @@ def _cases():
 def test_wire_real_class(case, inline, site, results):
     outcome = survey(case, site(case.package), inline)
     results.append(outcome)
-    expected = REFUSED if case.expect == REFUSED or case.id in KNOWN_REFUSALS else WIRED
+    expected = REFUSED if case.expect == REFUSED else WIRED
     assert outcome.status == expected, f"{outcome.status}, chose {outcome.wired or 'nothing'}:\n{outcome.detail}"
     if expected == REFUSED:
         assert explained(outcome), f"the message names neither {case.cls} nor {case.anchor}: {outcome.detail}"
