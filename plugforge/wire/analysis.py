@@ -31,7 +31,7 @@ from .imports import module_bindings
 from .locate import MODULE_BASES, Assignment, ClassModel
 from .modules import ModuleFile, ModuleIndex
 from .nodes import callee, code, dotted_name, free_names, nested_statements, small_statements
-from .scope import EMPTY, Scope, factory_call, list_elements, scope_of
+from .scope import EMPTY, Scope, alternatives, factory_call, list_elements, scope_of
 
 
 MAX_DEPTH = 12  # imports and re-exports followed to reach one definition
@@ -308,12 +308,6 @@ def _builds_layers(base: cst.BaseExpression, resolver: Resolver) -> bool:
     return layers.torch_layer(name) is not None or (name not in MODULE_BASES and resolver.definition(name) is not None)
 
 
-def _arm_calls(value: cst.BaseExpression) -> list[cst.Call]:
-    if isinstance(value, cst.IfExp):
-        return [*_arm_calls(value.body), *_arm_calls(value.orelse)]
-    return [value] if isinstance(value, cst.Call) else []
-
-
 def _built_from(call: cst.Call, width: str) -> bool:
     """Whether ``call`` is given ``width`` and no other argument named like a channel count."""
     values = [arg.value for arg in call.args if not arg.star]
@@ -401,8 +395,12 @@ class ClassAnalysis:
         assignment = self.model.assignments.get(attribute)
         if width is None or assignment is None:
             return False
-        calls = [call for value in assignment.values for call in _arm_calls(value)]
-        calls = [call for call in calls if category(self.resolver.layer(call, self.scope)) != PASS]
+        options = [option for value in assignment.values for option in alternatives(value)]
+        calls = [
+            call
+            for call in options
+            if isinstance(call, cst.Call) and category(self.resolver.layer(call, self.scope)) != PASS
+        ]
         return bool(calls) and all(_built_from(call, code(width)) for call in calls)
 
     def output_layer(self) -> Layer | None:

@@ -58,7 +58,7 @@ def _record(statement: cst.BaseSmallStatement, values: dict, added: dict) -> Non
     if isinstance(statement, cst.Assign) and len(statement.targets) == 1:
         target = statement.targets[0].target
         if isinstance(target, cst.Name):
-            values.setdefault(target.value, []).extend(_alternatives(statement.value))
+            values.setdefault(target.value, []).extend(alternatives(statement.value))
             added[target.value] = list(list_elements(statement.value))
     elif isinstance(statement, cst.AugAssign) and isinstance(statement.target, cst.Name):
         if isinstance(statement.operator, cst.AddAssign):
@@ -78,12 +78,12 @@ def _record_call(call: cst.Call, added: dict) -> None:
     added.setdefault(owner, []).extend(elements)
 
 
-def _alternatives(value: cst.BaseExpression) -> list[cst.BaseExpression]:
+def alternatives(value: cst.BaseExpression) -> list[cst.BaseExpression]:
     """``a or b`` and ``a if c else b`` may each hold either value."""
     if isinstance(value, cst.BooleanOperation) and isinstance(value.operator, cst.Or):
-        return [*_alternatives(value.left), *_alternatives(value.right)]
+        return [*alternatives(value.left), *alternatives(value.right)]
     if isinstance(value, cst.IfExp):
-        return [*_alternatives(value.body), *_alternatives(value.orelse)]
+        return [*alternatives(value.body), *alternatives(value.orelse)]
     return [value]
 
 
