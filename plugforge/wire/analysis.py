@@ -406,11 +406,8 @@ class ClassAnalysis:
     def output_layer(self) -> Layer | None:
         """The conv/norm/linear layer whose result ``forward`` returns."""
         flow = self.flow()
-        for hit in flow.output_chain().hits if flow else ():
-            if hit.swapped or hit.category == PASS:
-                continue
-            return self.layer(hit.attribute) if hit.category in (CONV, LINEAR) else None
-        return None
+        hit = flow.output_chain().first_layer() if flow else None
+        return self.layer(hit.attribute) if hit and hit.category in (CONV, LINEAR) else None
 
     def base_layer(self) -> Layer | None:
         """What a subclass builds through its base (``class Conv2dReLU(nn.Sequential)``, ``class DWConv(Conv)``)."""

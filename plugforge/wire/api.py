@@ -256,22 +256,20 @@ def _channels(analysis: ClassAnalysis, position: Position, request: _Request):
 
 
 def _fed_width(analysis: ClassAnalysis, anchor: str):
-    """A layer that keeps its input's width (an activation, a pool) has the width of the layer feeding it."""
-    widths = {code(layer_channels): (layer_channels, feeder) for feeder, layer_channels in _feeders(analysis, anchor)}
-    if len(widths) != 1 or None in widths:
-        return None, None
-    width, feeder = next(iter(widths.values()))
-    return width, f"{anchor} keeps the width of {feeder}, which feeds it in forward"
+    """A layer that keeps its input's width (an activation, a pool) has the width of the layer feeding it.
 
-
-def _feeders(analysis: ClassAnalysis, anchor: str):
+    Every call of the anchor must be fed by a conv/norm layer, and all of them by the same width.
+    """
     flow = analysis.flow()
-    for chain in flow.inputs_of(anchor) if flow else ():
-        hits = [hit for hit in chain.hits if not hit.swapped and hit.category != PASS]
-        if not hits or hits[0].category != CONV:
-            yield None, None
-            continue
-        yield hits[0].attribute, output_channels(analysis.layer(hits[0].attribute))
+    feeders = [chain.first_layer() for chain in (flow.inputs_of(anchor) if flow else ())]
+    if not feeders or any(hit is None or hit.category != CONV for hit in feeders):
+        return None, None
+    widths = {attribute: output_channels(analysis.layer(attribute)) for attribute in dict.fromkeys(hit.attribute for hit in feeders)}
+    texts = {code(width) if width is not None else None for width in widths.values()}
+    if len(texts) != 1 or None in texts:
+        return None, None
+    feeder, width = next(iter(widths.items()))
+    return width, f"{anchor} keeps the width of {feeder}, which feeds it in forward"
 
 
 def _no_channels(analysis: ClassAnalysis, position: Position, constructor: str) -> str:

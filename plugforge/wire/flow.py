@@ -31,6 +31,10 @@ class Chain:
     hits: list[Hit] = field(default_factory=list)
     stop: str | None = None  # what tracing could not see through; None: an input
 
+    def first_layer(self, start: int = 0) -> Hit | None:
+        """The first hit from ``start`` on that sets the width: no activation, nothing behind a permute."""
+        return next((hit for hit in self.hits[start:] if hit.category != PASS and not hit.swapped), None)
+
 
 @dataclass(frozen=True)
 class _Step:
@@ -94,16 +98,16 @@ class Flow:
 
     def _settle(self, chain: Chain) -> Chain:
         """Read an opaque layer as keeping the width of the conv feeding it, where it does; else stop there."""
-        hits = list(chain.hits)
-        for index, hit in enumerate(hits):
+        settled = Chain(list(chain.hits), chain.stop)
+        for index, hit in enumerate(settled.hits):
             if hit.category != OPAQUE:
                 continue
-            feeder = next((h for h in hits[index + 1 :] if h.category != PASS and not h.swapped), None)
+            feeder = settled.first_layer(index + 1)
             if feeder is not None and feeder.category == CONV and self.keeps_width(hit.attribute, feeder.attribute):
-                hits[index] = replace(hit, category=PASS)
+                settled.hits[index] = replace(hit, category=PASS)
                 continue
-            return Chain(hits[: index + 1], stop=f"self.{hit.attribute}")
-        return Chain(hits, chain.stop)
+            return Chain(settled.hits[: index + 1], stop=f"self.{hit.attribute}")
+        return settled
 
     def _follow(self, expression: cst.BaseExpression, at: int, swapped: bool) -> Chain:
         chain = Chain()

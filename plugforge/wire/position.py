@@ -66,15 +66,14 @@ def check_anchor(analysis: ClassAnalysis, anchor: str, mode: str) -> None:
 def default_insert(analysis: ClassAnalysis) -> str:
     """After the last conv/norm layer of the main branch, before the residual sum or return."""
     chain = _main_chain(analysis)
-    for hit in chain.hits:
-        if hit.swapped or hit.category == PASS:
-            continue
-        if hit.category == CONV:
-            return _inside_sequential(analysis, hit.attribute)
+    hit = chain.first_layer()
+    if hit is None:
+        raise _no_default(analysis, _stop_reason(chain.stop))
+    if hit.category != CONV:
         raise _no_default(
             analysis, f"its main branch ends in {_layer(analysis, hit.attribute)}, not a conv or norm layer"
         )
-    raise _no_default(analysis, _stop_reason(chain.stop))
+    return _inside_sequential(analysis, hit.attribute)
 
 
 def default_replace(analysis: ClassAnalysis) -> str:

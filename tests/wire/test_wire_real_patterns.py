@@ -290,3 +290,11 @@ def test_a_layer_built_from_its_feeders_width_alone_is_read_as_keeping_it(tmp_pa
     mixing = path.read_text().replace("return self.attention(x)", "return self.mix(x)")
     with pytest.raises(WireError, match="its main branch ends in self.mix = Attention"):
         add(mixing, GATE, BLOCKS, name="gate", path=path)
+
+
+def test_an_activation_fed_by_something_other_than_a_layer_asks_for_channels(tmp_path):
+    text = FACTORIES.replace("return self.pool(x)", "return self.pool(torch.cat([x, x], 1))")
+    write_package(tmp_path, {"model.py": "import torch\n" + textwrap.dedent(text).lstrip()})
+    path = tmp_path / "model.py"
+    with pytest.raises(WireError, match=r"cannot infer the channels after pool \(pool = nn.MaxPool2d\(2\)\)"):
+        add(path.read_text(), GATE, BLOCKS, name="gate", class_name="Block", after="pool", path=path)
