@@ -6,7 +6,6 @@ The two are mutually recursive: an instance of a class defined in the file
 
 from __future__ import annotations
 
-import builtins
 from dataclasses import replace
 
 import libcst as cst
@@ -30,12 +29,10 @@ from .flow import Flow
 from .imports import module_bindings
 from .locate import MODULE_BASES, Assignment, ClassModel
 from .modules import ModuleFile, ModuleIndex
-from .nodes import callee, code, dotted_name, free_names, nested_statements, small_statements
+from .nodes import BUILTINS, callee, code, dotted_name, free_names, nested_statements, small_statements
 from .scope import EMPTY, Scope, alternatives, factory_call, list_elements, scope_of
 
-
 MAX_DEPTH = 12  # imports and re-exports followed to reach one definition
-BUILTINS = set(dir(builtins))
 
 
 class Workspace:

@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-import builtins
-
 import libcst as cst
 
 from .analysis import ClassAnalysis
 from .channels import output_channels
 from .datatypes import Anchor
 from .errors import WireError
-from .nodes import callee, code
-
-BUILTINS = set(dir(builtins))
+from .nodes import BUILTINS, callee, code
 from .sequential import locate, paths
 
 

@@ -264,7 +264,10 @@ def _fed_width(analysis: ClassAnalysis, anchor: str):
     feeders = [chain.first_layer() for chain in (flow.inputs_of(anchor) if flow else ())]
     if not feeders or any(hit is None or hit.category != CONV for hit in feeders):
         return None, None
-    widths = {attribute: output_channels(analysis.layer(attribute)) for attribute in dict.fromkeys(hit.attribute for hit in feeders)}
+    widths = {
+        attribute: output_channels(analysis.layer(attribute))
+        for attribute in dict.fromkeys(hit.attribute for hit in feeders)
+    }
     texts = {code(width) if width is not None else None for width in widths.values()}
     if len(texts) != 1 or None in texts:
         return None, None

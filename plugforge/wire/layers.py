@@ -147,6 +147,7 @@ def looks_like_norm(name: str) -> bool:
 def looks_like_activation(attribute: str) -> bool:
     return any(word in attribute.lower() for word in ACTIVATION_WORDS)
 
+
 # Argument names that carry a layer's channels by convention across model code bases,
 # read where a factory's definition cannot be (``create_conv2d(in_chs, out_chs, 3)``).
 OUTPUT_NAMES = (
@@ -163,6 +164,8 @@ OUTPUT_NAMES = (
     "planes",
 )
 INPUT_NAMES = ("in_channels", "in_chs", "in_planes", "inplanes", "in_chns", "in_features", "inp", "c1")
+
+
 def factory_kind(dotted: str) -> str | None:
     """``norm`` or ``conv`` for a factory named like one (``norm_layer``, ``get_conv_layer``)."""
     last = dotted.rsplit(".", 1)[-1].lower()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Iterator, Sequence
 
 import libcst as cst
@@ -12,6 +13,7 @@ from .errors import WireError
 # costs about 0.4 s, more than parsing a 2,000-line model file.
 
 _PRINTER = cst.Module(body=[])
+BUILTINS = frozenset(dir(builtins))  # names every module sees without defining them
 SIMPLE_EXPRESSIONS = (cst.Name, cst.Attribute, cst.Call, cst.Subscript, cst.Integer, cst.Float, cst.SimpleString)
 
 
