@@ -29,7 +29,16 @@ from .flow import Flow
 from .imports import module_bindings
 from .locate import MODULE_BASES, Assignment, ClassModel
 from .modules import ModuleFile, ModuleIndex
-from .nodes import BUILTINS, callee, code, dotted_name, free_names, nested_statements, small_statements
+from .nodes import (
+    BUILTINS,
+    callee,
+    code,
+    dotted_name,
+    free_names,
+    nested_statements,
+    self_attribute,
+    small_statements,
+)
 from .scope import EMPTY, Scope, alternatives, factory_call, list_elements, scope_of
 
 MAX_DEPTH = 12  # imports and re-exports followed to reach one definition
@@ -211,7 +220,7 @@ class Resolver:
     def _class_template(self, name: str) -> tuple | None:
         analysis = self.analysis(name)
         init = analysis.model.init
-        output = analysis.output_layer() or analysis.base_layer()
+        output = analysis.output_layer() or analysis.base_layer() or analysis.sliced_output()
         if output is None or init is None:
             return None
         layer = replace(output, via_class=True, input=analysis.input_layer() or output.input)
@@ -258,6 +267,8 @@ def _sequential_arguments(call: cst.Call, scope: Scope) -> tuple[list | None, bo
     """
     if len(call.args) == 1 and (callee(call.args[0].value) or "").endswith("OrderedDict"):
         return _ordered_dict_values(call.args[0].value, scope), True
+    if len(call.args) == 1 and _is_dict_built_in_steps(call.args[0].value, scope):
+        return list(scope.added[call.args[0].value.value]), True
     values, built = [], False
     for arg in call.args:
         if arg.keyword is not None:
@@ -273,6 +284,13 @@ def _sequential_arguments(call: cst.Call, scope: Scope) -> tuple[list | None, bo
         else:
             return None, True
     return values, built
+
+
+def _is_dict_built_in_steps(value: cst.BaseExpression, scope: Scope) -> bool:
+    """``layers`` after ``layers = OrderedDict()`` and ``layers["conv"] = ...``."""
+    if not isinstance(value, cst.Name) or not scope.added.get(value.value):
+        return False
+    return any((callee(start) or "").endswith(("OrderedDict", "dict")) for start in scope.values.get(value.value, ()))
 
 
 def _ordered_dict_values(call: cst.Call, scope: Scope) -> list | None:
@@ -311,6 +329,16 @@ def _built_from(call: cst.Call, width: str) -> bool:
     named = {*layers.OUTPUT_NAMES, *layers.INPUT_NAMES}
     others = [value for value in values if isinstance(value, cst.Name) and value.value in named]
     return any(code(value) == width for value in values) and all(code(value) == width for value in others)
+
+
+def _channel_slice(subscript: cst.Subscript) -> cst.BaseExpression | None:
+    """``n`` for ``x[:, :n]`` or ``x[:, :n, :, :]``."""
+    if len(subscript.slice) < 2 or not all(isinstance(element.slice, cst.Slice) for element in subscript.slice):
+        return None
+    batch, channels = subscript.slice[0].slice, subscript.slice[1].slice
+    if batch.lower or batch.upper or channels.lower or channels.step or channels.upper is None:
+        return None
+    return channels.upper
 
 
 def _is_none(node: cst.BaseExpression) -> bool:
@@ -414,6 +442,18 @@ class ClassAnalysis:
         if call is None:
             return None
         return self.resolver.layer(call.with_changes(func=bases[0]), self.scope, owner="self")
+
+    def sliced_output(self) -> Layer | None:
+        """``return out[:, : self.out_chs]``: the first ``out_chs`` channels, whatever ``out`` was (GhostNet)."""
+        flow = self.flow()
+        returned = flow.returned() if flow else None
+        width = _channel_slice(returned) if isinstance(returned, cst.Subscript) else None
+        attribute = self_attribute(width) if width is not None else None
+        assignment = self.model.assignments.get(attribute or "")
+        if assignment is None or assignment.count != 1:
+            return None
+        rule = f"forward returns the first self.{attribute} channels"
+        return Layer(layers.CONVENTION, {"out_channels": assignment.value}, rule=rule)
 
     def input_layer(self) -> Layer | None:
         """The first layer of ``__init__`` that says how many channels it takes."""

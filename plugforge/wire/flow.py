@@ -78,11 +78,22 @@ class Flow:
 
     def output_chain(self) -> Chain:
         """The chain feeding the last ``return``."""
+        index = self._last_return()
+        if index is None:
+            return Chain(stop="forward returns nothing")
+        return self._trace(self.steps[index].statement.value, index, swapped=False)
+
+    def returned(self) -> cst.BaseExpression | None:
+        """What the last ``return`` returns."""
+        index = self._last_return()
+        return self.steps[index].statement.value if index is not None else None
+
+    def _last_return(self) -> int | None:
         for index in reversed(range(len(self.steps))):
             statement = self.steps[index].statement
             if isinstance(statement, cst.Return) and statement.value is not None:
-                return self._trace(statement.value, index, swapped=False)
-        return Chain(stop="forward returns nothing")
+                return index
+        return None
 
     def inputs_of(self, attribute: str) -> list[Chain]:
         """For each call ``self.<attribute>(x)``, the chain that feeds ``x``."""

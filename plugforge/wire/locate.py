@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 import libcst as cst
 
 from .errors import WireError
+from .layers import TORCH_PREFIXES
 from .inline import inlined_names
 from .nodes import (
     assigned_self_attribute,
@@ -52,6 +53,9 @@ def select_class(module: cst.Module, class_name: str | None) -> cst.ClassDef:
         return classes[0]
     if class_name in names:
         return classes[names.index(class_name)]
+    derived = [node for node in module.body if isinstance(node, cst.ClassDef) and node.name.value == class_name]
+    if derived and derived[-1].bases:  # named explicitly: its base may be a module class imported from elsewhere
+        return derived[-1]
     if not classes:
         raise WireError("no nn.Module subclass found in the file; point --into at the file that defines the model")
     choices = ", ".join(f"--class {name}" for name in names)
@@ -118,10 +122,31 @@ class ClassModel:
             raise WireError(self._no_forward())
         return self.forward
 
+    @property
+    def bases(self) -> list[str]:
+        """The classes this one derives from, nn.Module left out."""
+        return [name for base in self.node.bases if (name := dotted_name(base.value)) and name not in MODULE_BASES]
+
+    def missing(self, attribute: str) -> str:
+        """Why ``self.<attribute>`` cannot be wired here, when ``__init__`` does not assign it."""
+        user_bases = [base for base in self.bases if not base.startswith(TORCH_PREFIXES)]
+        if not user_bases:
+            return f"{self.name} has no attribute {attribute!r} assigned in __init__"
+        base = user_bases[0]
+        return (
+            f"{self.name}.__init__ does not assign self.{attribute}: it is inherited from {', '.join(user_bases)}, "
+            f"and plugforge wires the class that assigns it; wire {base} (--class {base} in the file that defines it)"
+        )
+
     def _no_forward(self) -> str:
-        bases = [name for base in self.node.bases if (name := dotted_name(base.value)) and name not in MODULE_BASES]
+        bases = self.bases
         if not bases:
             return f"{self.name} has no forward method; choose the class that runs the layers with --class"
+        if bases[0].startswith(TORCH_PREFIXES):
+            return (
+                f"{self.name} has no forward method of its own (it runs as {bases[0]}); wire it from the class "
+                f"that uses it, with --after the attribute that holds it there"
+            )
         return (
             f"{self.name} has no forward method of its own: it inherits forward from {', '.join(bases)}, "
             f"and plugforge wires the class whose forward calls the layer; wire {bases[0]} (--class {bases[0]} "

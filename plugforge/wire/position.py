@@ -44,9 +44,7 @@ def check_anchor(analysis: ClassAnalysis, anchor: str, mode: str) -> None:
     model.require_forward()
     attribute = anchor.split(".")[0]
     if attribute not in model.assignments:
-        raise WireError(
-            f"{model.name} has no attribute {attribute!r} assigned in __init__; anchors:\n{_anchors(analysis)}"
-        )
+        raise WireError(f"{model.missing(attribute)}; anchors:\n{_anchors(analysis)}")
     if model.assignments[attribute].count > 1:
         raise WireError(
             f"self.{attribute} is assigned {model.assignments[attribute].count} times in {model.name}.__init__, "

@@ -55,16 +55,26 @@ def scope_of(function: cst.FunctionDef | None) -> Scope:
 
 
 def _record(statement: cst.BaseSmallStatement, values: dict, added: dict) -> None:
-    if isinstance(statement, cst.Assign) and len(statement.targets) == 1:
-        target = statement.targets[0].target
-        if isinstance(target, cst.Name):
-            values.setdefault(target.value, []).extend(alternatives(statement.value))
-            added[target.value] = list(list_elements(statement.value))
+    target, value = _assigned(statement)
+    if isinstance(target, cst.Name):
+        values.setdefault(target.value, []).extend(alternatives(value))
+        added[target.value] = list(list_elements(value))
+    elif isinstance(target, cst.Subscript) and isinstance(target.value, cst.Name):  # layers["conv"] = ...
+        added.setdefault(target.value.value, []).append(value)
     elif isinstance(statement, cst.AugAssign) and isinstance(statement.target, cst.Name):
         if isinstance(statement.operator, cst.AddAssign):
             added.setdefault(statement.target.value, []).extend(list_elements(statement.value))
     elif isinstance(statement, cst.Expr) and isinstance(statement.value, cst.Call):
         _record_call(statement.value, added)
+
+
+def _assigned(statement: cst.BaseSmallStatement) -> tuple[cst.BaseExpression | None, cst.BaseExpression | None]:
+    """``(target, value)`` of ``target = value`` or ``target: T = value``."""
+    if isinstance(statement, cst.Assign) and len(statement.targets) == 1:
+        return statement.targets[0].target, statement.value
+    if isinstance(statement, cst.AnnAssign) and statement.value is not None:
+        return statement.target, statement.value
+    return None, None
 
 
 def _record_call(call: cst.Call, added: dict) -> None:

@@ -17,25 +17,9 @@ from tests.realworld.harness import REFUSED, WIRED, explained, survey
 
 pytestmark = pytest.mark.realworld
 
-# Cases that do not work yet, each with why (issue 12/13 notes). Strict: a fixed one fails until removed here.
-KNOWN_GAPS = {
-    "torchvision:ResBottleneckBlock.f:eca": "f is an nn.Sequential subclass filled through an OrderedDict of layers",
-    "timm:GhostBottleneck.ghost2:se": "GhostModule's forward ends in a torch.cat of two branches",
-    "torchvision:QuantizableBasicBlock.bn2:se": (
-        "refused, but as 'no nn.Module subclass found': a class deriving from an imported class is not recognised"
-    ),
-}
-
-
-def _cases():
-    for case in CASES + EXTRA_CASES:
-        gap = KNOWN_GAPS.get(case.id)
-        marks = [pytest.mark.xfail(strict=True, reason=gap)] if gap else []
-        yield pytest.param(case, id=case.id, marks=marks)
-
 
 @pytest.mark.parametrize("inline", [False, True], ids=["vendored", "inline"])
-@pytest.mark.parametrize("case", list(_cases()))
+@pytest.mark.parametrize("case", CASES + EXTRA_CASES, ids=lambda case: case.id)
 def test_wire_real_class(case, inline, site, results):
     outcome = survey(case, site(case.package), inline)
     results.append(outcome)

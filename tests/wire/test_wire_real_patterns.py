@@ -229,6 +229,10 @@ BUILT = """
             self.stepped.add_module("act", nn.ReLU())
             self.named = nn.Sequential(OrderedDict([("conv", nn.Conv2d(d, d * 4, 1)), ("act", nn.ReLU())]))
             self.repeated = nn.Sequential(*(Unit(d * 5) for _ in range(n)))
+            blocks: OrderedDict[str, nn.Module] = OrderedDict()
+            blocks["conv"] = nn.Conv2d(d, d * 7, 1)
+            blocks["act"] = nn.ReLU()
+            self.keyed = nn.Sequential(blocks)
             if deep:
                 self.head = nn.Conv2d(d, d * 6, 3, padding=1)
             else:
@@ -239,13 +243,21 @@ BUILT = """
             x = self.stepped(x)
             x = self.named(x)
             x = self.repeated(x)
+            x = self.keyed(x)
             return self.head(x)
 """
 
 
 @pytest.mark.parametrize(
     "anchor, expected",
-    [("listed", "d * 2"), ("stepped", "d * 3"), ("named", "d * 4"), ("repeated", "d * 5"), ("head", "d * 6")],
+    [
+        ("listed", "d * 2"),
+        ("stepped", "d * 3"),
+        ("named", "d * 4"),
+        ("repeated", "d * 5"),
+        ("head", "d * 6"),
+        ("keyed", "d * 7"),
+    ],
 )
 def test_sequentials_built_in_steps_and_anchors_assigned_in_both_arms(tmp_path, anchor, expected):
     write_package(tmp_path, {"model.py": BUILT})
@@ -298,3 +310,70 @@ def test_an_activation_fed_by_something_other_than_a_layer_asks_for_channels(tmp
     path = tmp_path / "model.py"
     with pytest.raises(WireError, match=r"cannot infer the channels after pool \(pool = nn.MaxPool2d\(2\)\)"):
         add(path.read_text(), GATE, BLOCKS, name="gate", class_name="Block", after="pool", path=path)
+
+
+def test_classes_whose_layers_live_in_a_base_class_say_where_to_wire(package):
+    write_package(
+        package,
+        {
+            "pkg/derived.py": """
+                from torch import nn
+
+                from .nn import Conv
+
+
+                class Quantized(Conv):
+                    def forward(self, x):
+                        return self.bn(self.conv(x))
+
+
+                class Pair(nn.Sequential):
+                    def __init__(self, c):
+                        super().__init__(nn.Conv2d(c, c, 1), nn.Conv2d(c, c, 1))
+            """
+        },
+    )
+    path = package / "pkg" / "derived.py"
+    text = path.read_text()
+    with pytest.raises(WireError) as inherited:
+        add(text, GATE, BLOCKS, name="gate", class_name="Quantized", after="bn", path=path)
+    assert "Quantized.__init__ does not assign self.bn: it is inherited from Conv" in str(inherited.value)
+    assert "wire Conv (--class Conv in the file that defines it)" in str(inherited.value)
+    with pytest.raises(WireError, match=r"Pair has no forward method of its own \(it runs as nn.Sequential\)"):
+        add(text, GATE, BLOCKS, name="gate", class_name="Pair", after="0", path=path)
+
+
+GHOST = """
+    import torch
+    from torch import nn
+
+
+    class Ghost(nn.Module):
+        def __init__(self, in_chs, out_chs, ratio=2):
+            super().__init__()
+            self.out_chs = out_chs
+            init_chs = -(-out_chs // ratio)
+            self.primary = nn.Conv2d(in_chs, init_chs, 1)
+            self.cheap = nn.Conv2d(init_chs, init_chs * (ratio - 1), 3, padding=1, groups=init_chs)
+
+        def forward(self, x):
+            x1 = self.primary(x)
+            out = torch.cat([x1, self.cheap(x1)], dim=1)
+            return out[:, : self.out_chs, :, :]
+
+
+    class Block(nn.Module):
+        def __init__(self, c, mid, out):
+            super().__init__()
+            self.ghost = Ghost(c, mid)
+            self.proj = Ghost(mid, out)
+
+        def forward(self, x):
+            return self.proj(self.ghost(x))
+"""
+
+
+def test_a_forward_returning_its_first_n_channels_has_n(tmp_path):
+    write_package(tmp_path, {"model.py": GHOST})
+    shown, note = channels(tmp_path, "model.py", "Block", "proj")
+    assert shown == "out" and note == "channels: out, read from proj = Ghost(mid, out)"
