@@ -252,6 +252,10 @@ class TestCase:
     inputs: list[list[int]]
     outputs: list[list[int]]
     param_count: int
+    # Parameters whose gradient is zero by the math for these params (a bias before a
+    # BatchNorm in training, a logit bias under a softmax): the rendered test asserts
+    # that they get none instead of asserting that they get some.
+    zero_gradient: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -561,7 +565,7 @@ def _load_paper(entry: _Entry) -> Paper:
 
 def _load_test(entry: _Entry, index: int, table: Any, arity: tuple[int, int]) -> TestCase:
     case = _Entry(entry.path, table, f"tests[{index}].")
-    case.check_keys({"params", "inputs", "outputs", "param_count"})
+    case.check_keys({"params", "inputs", "outputs", "param_count", "zero_gradient"})
     inputs, outputs = case.get("inputs", list), case.get("outputs", list)
     for key, shapes, count in (("inputs", inputs, arity[0]), ("outputs", outputs, arity[1])):
         if not shapes or not all(_is_call(s, count) for s in shapes):
@@ -569,7 +573,10 @@ def _load_test(entry: _Entry, index: int, table: Any, arity: tuple[int, int]) ->
             raise case.fail(key, f"must be a non-empty list of {what}")
     if len(inputs) != len(outputs):
         raise case.fail("outputs", f"needs one shape per input ({len(inputs)}), got {len(outputs)}")
-    return TestCase(case.get("params", dict, {}), inputs, outputs, case.get("param_count", int))
+    zero_gradient = case.get("zero_gradient", list, [])
+    if not all(isinstance(name, str) and name for name in zero_gradient):
+        raise case.fail("zero_gradient", "must be a list of parameter names, e.g. ['attn.bias']")
+    return TestCase(case.get("params", dict, {}), inputs, outputs, case.get("param_count", int), tuple(zero_gradient))
 
 
 def _is_call(value: Any, count: int) -> bool:

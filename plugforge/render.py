@@ -122,7 +122,7 @@ def _defined_names(sources: list[str]) -> list[str]:
 
 
 def _render_tests(env: jinja2.Environment, spec: BlockSpec, values: dict[str, Any], tests_import: str) -> str:
-    cases, counts = [], []
+    cases, counts, zero_gradients = [], [], []
     for case in spec.tests:
         merged = {**values, **case.params}
         try:
@@ -135,6 +135,8 @@ def _render_tests(env: jinja2.Environment, spec: BlockSpec, values: dict[str, An
         for shape_in, shape_out in zip(case.inputs, case.outputs):
             cases.append((case.params, _shapes(shape_in), _shapes(shape_out)))
         counts.append((case.params, spec.count_params(merged)))
+        if case.zero_gradient:
+            zero_gradients.append((case.params, list(case.zero_gradient)))
     context = {
         "spec": spec,
         "cls": Code(spec.class_name),
@@ -143,6 +145,7 @@ def _render_tests(env: jinja2.Environment, spec: BlockSpec, values: dict[str, An
         "cases": Code(_table(cases)),
         "counts": Code(_table(counts)),
         "invalid": Code(_table(invalid_cases(spec))),
+        "zero_gradients": Code(_table(zero_gradients)) if zero_gradients else None,
         "export_xfail": spec.export_xfail,
         "identity": spec.identity,
         "multi_input": spec.multi_input,

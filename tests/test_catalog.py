@@ -107,6 +107,7 @@ def test_a_valid_entry_becomes_a_typed_spec(tmp_path):
         (('params = { channels = 8 }', 'params = { }'), "tests[0].params: must give the required parameter 'channels'"),
         (('params = { channels = 8 }', 'params = { channels = 8, reduce = 2 }'), "tests[0].params: unknown parameter 'reduce'"),
         (('outputs = [[2, 8, 4, 4]]', 'outputs = []'), "tests[0].outputs: must be a non-empty list of shapes"),
+        (('param_count = 560', 'param_count = 560\nzero_gradient = [1]'), "tests[0].zero_gradient: must be a list of parameter names"),
         (('layout = "NCHW"\nchannels = "channels"\n\n[output]', 'layout = "NCHW"\nchannels = "width"\n\n[output]'), "input.channels: names no parameter: 'width'"),
         (('id = "toy"', 'id = "toy"\nsumary = "typo"'), "toy.toml: sumary: unknown key (did you mean 'summary'?)"),
         (('channels = "channels"\n\n[output]', 'channels = "channels"\nnames = ["x"]\n\n[output]'), "input.names: must list two or more identifiers"),
