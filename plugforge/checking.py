@@ -121,9 +121,9 @@ def after_add(model: Path, original: bytes, expr: str, shapes: tuple[tuple[int, 
 
 def measure_version(version: Version, expr: str, shapes: tuple[tuple[int, ...], ...], settings: Settings) -> Figures:
     """Import the version, build ``expr`` in its namespace, and measure it at random inputs."""
-    with _imported(version) as (module, where):
+    with imported(version) as (module, where):
         torch.manual_seed(0)
-        model = _build(module, expr, where)
+        model = build_model(module, expr, where)
         inputs = tuple(torch.randn(shape) for shape in shapes)
         try:
             return settings.measure(model, inputs)
@@ -186,7 +186,7 @@ class _Where:
 
 
 @contextmanager
-def _imported(version: Version) -> Iterator[tuple[ModuleType, _Where]]:
+def imported(version: Version) -> Iterator[tuple[ModuleType, _Where]]:
     path = version.file.resolve()
     if version.text is not None:
         path = path.with_name(f"_plugforge_{os.getpid()}_{path.stem}.py")
@@ -239,7 +239,7 @@ def _import_context(root: Path) -> Iterator[None]:
         sys.modules.update(evicted)
 
 
-def _build(module: ModuleType, expr: str, where: _Where) -> nn.Module:
+def build_model(module: ModuleType, expr: str, where: _Where) -> nn.Module:
     try:
         code = compile(expr.strip(), "<--build>", "eval")
     except SyntaxError as error:

@@ -125,10 +125,14 @@ def new(block: str, out_dir: Path, sets: tuple[str, ...], no_tests: bool, force:
 @click.option("--dry-run", is_flag=True, help="Print a unified diff of every file; write nothing.")
 @click.option("--check", "check_expr", metavar="EXPR",
               help="Then build EXPR (e.g. 'Bottleneck(256, 64)') and run it at --input; undo everything if it fails.")  # fmt: skip
-@click.option("--input", "inputs", multiple=True, metavar="SHAPE", help="Input shape for --check, e.g. 2,256,56,56.")
+@click.option("--build", "build_expr", metavar="EXPR",
+              help="Where the source does not tell the channels: build EXPR (e.g. 'Bottleneck(256, 64)') and measure them.")  # fmt: skip
+@click.option("--input", "inputs", multiple=True, metavar="SHAPE",
+              help="Input shape for --check or --build, e.g. 2,256,56,56.")  # fmt: skip
 def add(block: str, model: Path, class_name: str | None, after: str | None, before: str | None,
         replace: str | None, name: str | None, sets: tuple[str, ...], channels: str | None,
-        inline: bool, cell: int | None, identity_init: bool, dry_run: bool, check_expr: str | None, inputs: tuple[str, ...]) -> None:  # fmt: skip
+        inline: bool, cell: int | None, identity_init: bool, dry_run: bool, check_expr: str | None,
+        build_expr: str | None, inputs: tuple[str, ...]) -> None:  # fmt: skip
     """Wire BLOCK into the model class in the file given by --into.
 
     The block is rendered to blocks/<block>.py next to the model (or the
@@ -139,6 +143,11 @@ def add(block: str, model: Path, class_name: str | None, after: str | None, befo
     none. In a notebook the block always goes inline into the cell that defines
     the class.
 
+    Channels are read from the source, following imports into other modules.
+    Where that cannot decide, plugforge imports the model, builds the class (with
+    --build EXPR, else with its defaults) and picks the name in scope whose value
+    is the anchor's measured width.
+
     \b
     Examples:
       plugforge add sknet --into model.py
@@ -147,15 +156,19 @@ def add(block: str, model: Path, class_name: str | None, after: str | None, befo
       plugforge add cbam --into model.py --identity-init
       plugforge add eca --into train.ipynb --class Net
       plugforge add se --into model.py --check "Bottleneck(256, 64)" --input 2,256,56,56
+      plugforge add se --into model.py --after stage --build "Net(32)"
     """
     from plugforge import wiring
 
     if sum(option is not None for option in (after, before, replace)) > 1:
         raise click.UsageError("--after, --before and --replace choose the position: give only one of them")
+    if inputs and not (check_expr or build_expr):
+        raise click.UsageError("--input is the input shape for --check or --build; add one of them")
     outcome = wiring.add(
         find(block), _parse_sets(sets), model, class_name=class_name, after=after,
         before=before, replace=replace, name=name, channels=channels, inline=inline,
         identity_init=identity_init, cell=cell, dry_run=dry_run, check=_add_check(model, check_expr, inputs, dry_run),
+        build=build_expr, shapes=_shapes(inputs) if build_expr else (),
     )  # fmt: skip
     _report(outcome, dry_run)
     if outcome.report:
@@ -278,8 +291,6 @@ def _shapes(values: tuple[str, ...]) -> tuple[tuple[int, ...], ...]:
 def _add_check(model: Path, expr: str | None, inputs: tuple[str, ...], dry_run: bool):
     """``add --check``: the check to run once the files are written, or None."""
     if expr is None:
-        if inputs:
-            raise click.UsageError("--input is the input shape for --check; add --check EXPR")
         return None
     if not inputs:
         raise click.UsageError("--check needs the input shape: add --input SHAPE, e.g. --input 2,256,56,56")

@@ -46,11 +46,15 @@ def add(
     cell: int | None = None,
     dry_run: bool = False,
     check: Callable[[], str] | None = None,
+    build: str | None = None,
+    shapes: tuple[tuple[int, ...], ...] = (),
 ) -> Outcome:
     """Wire ``spec`` into ``model``; every file is written, or none.
 
     ``check`` runs once the files are written and returns a report; if it raises,
-    every file is put back to its exact bytes.
+    every file is put back to its exact bytes. Where the source does not tell the
+    channels, they are measured by building ``build`` (default: the class with its
+    defaults), at ``shapes`` if given.
     """
     _check_wireable(spec)
     if identity_init:
@@ -81,16 +85,36 @@ def add(
         changes.update({init: "" for init in target.missing_inits})
         if config.render_tests:
             changes.update(_tests_for(spec, block_file, config.tests_dir, target.missing_inits))
-    result = wire.add(
-        source, block, origin, name=name or spec.id, class_name=class_name,
-        after=after, before=before, replace=replace, channels=channels, path=model,
+    wire_add = partial(
+        wire.add, source, block, origin, name=name or spec.id, class_name=class_name,
+        after=after, before=before, replace=replace, path=model,
     )  # fmt: skip
+    try:
+        result = wire_add(channels=channels)
+    except wire.ChannelsUnknown as unknown:
+        if model.suffix != ".py":
+            raise
+        channels, note = _measured(model, unknown, build, shapes)
+        result = wire_add(channels=channels)
+        result.messages[:] = [note if m.startswith("channels: ") else m for m in result.messages]
     changes[model] = rewrite(result.source)
     created = [f"created {_shown(p)}" for p in changes if p != model and not p.exists() and provenance.STORE not in p.parts]
     with project.restored_on_error(changes) if check else nullcontext():
         diff = project.write_all(changes, dry_run)
         report = check() if check else ""
     return Outcome(result.messages + notes + ([] if dry_run else created), diff, report)
+
+
+def _measured(model: Path, unknown, build: str | None, shapes) -> tuple[str, str]:
+    """``(channels, note)`` measured at run time; without torch, the refusal as it was, with the fix."""
+    try:
+        from plugforge import probe
+    except ImportError:
+        raise PlugforgeError(f"{unknown}, or install torch to let plugforge measure them") from None
+    try:
+        return probe.measured_channels(model, unknown.class_name, unknown.anchor, unknown.constructor, build, shapes)
+    except PlugforgeError as error:
+        raise PlugforgeError(f"{unknown}\nMeasuring them at run time did not settle it: {error}") from None
 
 
 def remove(

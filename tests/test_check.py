@@ -196,7 +196,7 @@ def test_add_check_failure_leaves_every_file_byte_identical(model):
 @pytest.mark.parametrize(
     "args, message",
     [
-        (["--input", "2,256,8,8"], "--input is the input shape for --check; add --check EXPR"),
+        (["--input", "2,256,8,8"], "--input is the input shape for --check or --build; add one of them"),
         (["--check", "Bottleneck(256, 64)"], "--check needs the input shape: add --input SHAPE"),
         (["--check", "Bottleneck(256, 64)", "--input", "2,256,8,8", "--dry-run"], "cannot run with --dry-run"),
         (["--check", "Bottleneck(256, 64)", "--input", "2,,8"], "Invalid value for --input"),

@@ -5,6 +5,17 @@ Pure libcst: knows nothing of the catalog or rendering, and never imports torch.
 
 from .api import add, anchors, module_classes, remove
 from .datatypes import Anchor, Block, Result, Source
-from .errors import WireError
+from .errors import ChannelsUnknown, WireError
 
-__all__ = ["Anchor", "Block", "Result", "Source", "WireError", "add", "anchors", "module_classes", "remove"]
+__all__ = [
+    "Anchor",
+    "Block",
+    "ChannelsUnknown",
+    "Result",
+    "Source",
+    "WireError",
+    "add",
+    "anchors",
+    "module_classes",
+    "remove",
+]

@@ -14,7 +14,7 @@ from .anchors import list_anchors
 from .channels import CONV, PASS, input_channels, output_channels
 from .datatypes import ROLES, Anchor, Block, Result, Source
 from .document import parse
-from .errors import WireError
+from .errors import ChannelsUnknown, WireError
 from .imports import add_import, imported_block_names, is_import_line, remove_import
 from .inline import inline, inlined_names, remove_inlined
 from .modules import ModuleIndex
@@ -250,7 +250,12 @@ def _channels(analysis: ClassAnalysis, position: Position, request: _Request):
         if channels is None and analysis.category(position.anchor) == PASS:
             channels, rule = _fed_width(analysis, position.anchor)
     if channels is None:
-        raise WireError(_no_channels(analysis, position, constructor))
+        assignment = analysis.model.assignments.get(position.anchor)
+        if assignment is None or assignment.branch is not None or position.mode != "after":
+            raise WireError(_no_channels(analysis, position, constructor))
+        raise ChannelsUnknown(
+            _no_channels(analysis, position, constructor), analysis.name, position.anchor, code(assignment.value)
+        )
     note = f"channels: {code(channels)}, read from {position.anchor} = {constructor}"
     return channels, note + (f" ({rule})" if rule else "")
 

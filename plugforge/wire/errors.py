@@ -5,3 +5,11 @@ from ..errors import PlugforgeError
 
 class WireError(PlugforgeError):
     """A request that cannot be carried out safely; the message names the fix."""
+
+
+class ChannelsUnknown(WireError):
+    """No channel expression can be read after ``self.<anchor>`` of ``class_name``: measuring may tell."""
+
+    def __init__(self, message: str, class_name: str, anchor: str, constructor: str) -> None:
+        super().__init__(message)
+        self.class_name, self.anchor, self.constructor = class_name, anchor, constructor
