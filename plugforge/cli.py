@@ -195,15 +195,20 @@ def remove(name: str, model: Path, class_name: str | None, cell: int | None, dry
 @main.command()
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--class", "class_name", metavar="CLASS", help="The nn.Module to inspect; optional when the file has one.")
-def anchors(file: Path, class_name: str | None) -> None:
+@click.option("--build", "build_expr", metavar="EXPR", help="Build EXPR to measure the channels the source cannot tell.")
+@click.option("--input", "inputs", multiple=True, metavar="SHAPE", help="Input shape for --build, e.g. 2,256,56,56.")
+def anchors(file: Path, class_name: str | None, build_expr: str | None, inputs: tuple[str, ...]) -> None:
     """List the attributes of a model class that a block can be wired next to.
 
     For each: the inferred channel expression, how forward uses it, and its
-    constructor.
+    constructor. With --build, channels the source cannot tell are measured as
+    add would, marked "(measured)".
     """
-    from plugforge import wire, wiring
+    from plugforge import wiring
 
-    found = wire.anchors(wiring.read_source(file), class_name, path=file)
+    if inputs and not build_expr:
+        raise click.UsageError("--input is the input shape for --build; add --build EXPR")
+    found = wiring.anchors(file, class_name, build_expr, _shapes(inputs) if inputs else ())
     rows = [("ANCHOR", "CHANNELS", "USE IN FORWARD", "CONSTRUCTOR")]
     rows += [(a.name, a.channels or "?", a.uses, " ".join(a.constructor.split())) for a in found]
     click.echo(describe.columns(rows))

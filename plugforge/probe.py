@@ -28,7 +28,7 @@ WIDTH_ATTRIBUTES = ("out_channels", "num_features", "out_features", "num_channel
 class _Scene:
     """What ``__init__`` of the first instance of the class saw when it assigned the anchor."""
 
-    instance: nn.Module | None = None
+    instance: nn.Module
     names: dict[str, int] = field(default_factory=dict)
 
 
@@ -36,19 +36,46 @@ def measured_channels(
     model: Path, class_name: str, anchor: str, constructor: str, build: str | None, shapes: tuple[tuple[int, ...], ...]
 ) -> tuple[str, str]:
     """``(expression, note)`` for the width after ``self.<anchor>``, measured by building the model."""
+    expr, measured = _measure(model, class_name, {anchor: constructor}, build, shapes)
+    name, width = measured[anchor]
+    if isinstance(name, CheckError):
+        raise name
+    note = f"channels: {name}, measured at run time: in {expr}, {anchor} gives {width} channels and {name} = {width}"
+    return name, note
+
+
+def measured_anchors(
+    model: Path, class_name: str, constructors: dict[str, str], build: str | None, shapes: tuple[tuple[int, ...], ...]
+) -> dict[str, str]:
+    """For ``anchors --build``: each anchor's expression, or why none was chosen, from one build."""
+    _, measured = _measure(model, class_name, constructors, build, shapes)
+    return {
+        anchor: (f"{name} (measured)" if isinstance(name, str) else f"? ({name})")
+        for anchor, (name, _) in measured.items()
+    }
+
+
+def _measure(model: Path, class_name: str, constructors: dict[str, str], build: str | None, shapes):
+    """``(build expression, {anchor: (name or the error saying why not, width)})``."""
     with imported(Version(model, model.name)) as (module, where):
         cls = getattr(module, class_name, None)
         if not (isinstance(cls, type) and issubclass(cls, nn.Module)):
             raise CheckError(f"{model.name} defines no nn.Module {class_name} at import time")
         expr = build or _default_build(cls)
-        with _watching(cls, anchor) as scene:
+        with _watching(cls, set(constructors)) as scenes:
             built = build_model(module, expr, where)
-        if scene.instance is None:
-            raise CheckError(f"building {expr} made no {class_name} that assigns self.{anchor}")
-        width = _width(getattr(scene.instance, anchor), built, shapes)
-    name = _choose(scene.names, width, constructor, class_name, anchor)
-    note = f"channels: {name}, measured at run time: in {expr}, {anchor} gives {width} channels and {name} = {width}"
-    return name, note
+        found = {}
+        for anchor, constructor in constructors.items():
+            scene = scenes.get(anchor)
+            if scene is None:
+                found[anchor] = (CheckError(f"building {expr} made no {class_name} that assigns self.{anchor}"), None)
+                continue
+            try:
+                width = _width(getattr(scene.instance, anchor), built, shapes)
+                found[anchor] = (_choose(scene.names, width, constructor, class_name, anchor), width)
+            except CheckError as error:
+                found[anchor] = (error, None)
+    return expr, found
 
 
 def _default_build(cls: type) -> str:
@@ -67,23 +94,23 @@ def _default_build(cls: type) -> str:
 
 
 @contextmanager
-def _watching(cls: type, anchor: str):
-    """Record the caller's int locals (and int attributes) when the first ``cls`` assigns ``self.<anchor>``."""
-    scene = _Scene()
+def _watching(cls: type, anchors: set[str]):
+    """For each anchor, the caller's int locals (and int attributes) when the first ``cls`` assigns it."""
+    scenes: dict[str, _Scene] = {}
     own = cls.__dict__.get("__setattr__")
     inherited = cls.__setattr__
 
     def spy(self, name, value):
-        if name == anchor and scene.instance is None and type(self) is cls:
+        if name in anchors and name not in scenes and type(self) is cls:
             caller = sys._getframe(1).f_locals
-            scene.instance = self
-            scene.names = {key: v for key, v in caller.items() if key != "self" and type(v) is int}
-            scene.names |= {f"self.{key}": v for key, v in vars(self).items() if type(v) is int}
+            names = {key: v for key, v in caller.items() if key != "self" and type(v) is int}
+            names |= {f"self.{key}": v for key, v in vars(self).items() if type(v) is int}
+            scenes[name] = _Scene(self, names)
         inherited(self, name, value)
 
     cls.__setattr__ = spy
     try:
-        yield scene
+        yield scenes
     finally:
         if own is None:
             del cls.__setattr__

@@ -9,6 +9,7 @@ them all or none through ``plugforge.project``.
 from __future__ import annotations
 
 import ast
+import dataclasses
 from collections.abc import Callable
 from contextlib import nullcontext
 from dataclasses import dataclass, field
@@ -103,6 +104,24 @@ def add(
         diff = project.write_all(changes, dry_run)
         report = check() if check else ""
     return Outcome(result.messages + notes + ([] if dry_run else created), diff, report)
+
+
+def anchors(
+    model: Path, class_name: str | None = None, build: str | None = None, shapes: tuple[tuple[int, ...], ...] = ()
+) -> list[wire.Anchor]:
+    """The anchors of the class; with ``build``, channels the source cannot tell are measured."""
+    source = read_source(model)
+    found = wire.anchors(source, class_name, path=model)
+    unknown = {a.name: a.constructor for a in found if a.channels is None and a.uses.startswith("called")}
+    if build is None or not unknown:
+        return found
+    try:
+        from plugforge import probe
+    except ImportError:
+        raise PlugforgeError("--build measures channels with torch; install it (pip install torch)") from None
+    owner = class_name or wire.module_classes(source)[0]
+    measured = probe.measured_anchors(model, owner, unknown, build, shapes)
+    return [dataclasses.replace(a, channels=measured.get(a.name, a.channels)) for a in found]
 
 
 def _measured(model: Path, unknown, build: str | None, shapes) -> tuple[str, str]:

@@ -94,3 +94,13 @@ def test_input_needs_check_or_build(tmp_path):
     result = invoke("add", "se", "--into", package(tmp_path), "--after", "stage", "--input", "1,3,8,8")
     assert result.exit_code == 2
     assert "--input is the input shape for --check or --build; add one of them" in result.output
+
+
+def test_anchors_with_build_shows_the_measured_expression(tmp_path):
+    model = package(tmp_path)
+    plain = invoke("anchors", model)
+    assert plain.exit_code == 0 and "stage   ?" in plain.output
+    measured = invoke("anchors", model, "--build", "Net(12)")
+    assert measured.exit_code == 0, measured.output
+    assert "stage   width (measured)" in measured.output
+    assert "stem    width " in measured.output  # read from the source, not measured
