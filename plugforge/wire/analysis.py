@@ -26,7 +26,6 @@ from .channels import (
     output_channels,
 )
 from .flow import Flow
-from .imports import module_bindings
 from .locate import MODULE_BASES, Assignment, ClassModel
 from .modules import ModuleFile, ModuleIndex
 from .nodes import (
@@ -54,7 +53,7 @@ class Workspace:
     def resolver(self, name: str) -> Resolver | None:
         if name not in self._resolvers:
             file = self.index.load(name)
-            self._resolvers[name] = Resolver(file.module, file, self) if file else None
+            self._resolvers[name] = Resolver(file=file, workspace=self) if file else None
         return self._resolvers[name]
 
     def definition(self, dotted: str, depth: int) -> tuple[Resolver, str] | None:
@@ -74,11 +73,13 @@ class Resolver:
     the definitions of the file itself are.
     """
 
-    def __init__(self, module: cst.Module, file: ModuleFile | None = None, workspace: Workspace | None = None) -> None:
-        self.functions = {node.name.value: node for node in module.body if isinstance(node, cst.FunctionDef)}
-        self.classes = {node.name.value: node for node in module.body if isinstance(node, cst.ClassDef)}
+    def __init__(
+        self, module: cst.Module | None = None, file: ModuleFile | None = None, workspace: Workspace | None = None
+    ) -> None:
+        source = file or ModuleFile.parsed("", None, False, module)
+        self.functions, self.classes = source.functions, source.classes
         self.file, self.workspace = file, workspace
-        self.imports = module_bindings(module) if workspace and file else {}
+        self.imports = source.imports if workspace and file else {}
         self._templates: dict[str, tuple | None] = {}
         self._analyses: dict[str, ClassAnalysis] = {}
         self._resolving: set[str] = set()

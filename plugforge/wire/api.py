@@ -47,7 +47,7 @@ def anchors(source: str, class_name: str | None = None, path: str | Path | None 
 def _resolver(module: cst.Module, index: ModuleIndex | None) -> Resolver:
     if index is None:
         return Resolver(module)
-    return Resolver(module, index.model_file(module), Workspace(index))
+    return Resolver(file=index.model_file(module), workspace=Workspace(index))
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import re
 
 import libcst as cst
@@ -64,13 +65,38 @@ def bindings(statement: cst.CSTNode) -> dict[str, str]:
     for small in getattr(statement, "body", ()):
         if isinstance(small, cst.Import):
             for alias in small.names:
-                full = dotted_name(alias.name)
-                bound[_alias_name(alias) or full.split(".")[0]] = full if alias.asname else full.split(".")[0]
+                bound.update(_imported(dotted_name(alias.name), _alias_name(alias)))
         elif isinstance(small, cst.ImportFrom) and not isinstance(small.names, cst.ImportStar):
             base = _from_module(small)
             for alias in small.names:
-                bound[_alias_name(alias) or alias.name.value] = f"{base}.{dotted_name(alias.name)}"
+                bound.update(_imported_from(base, dotted_name(alias.name), _alias_name(alias)))
     return bound
+
+
+def ast_bindings(statements: list[ast.stmt]) -> dict[str, str]:
+    """``bindings`` for statements parsed with Python's own ``ast`` (files only read, never rewritten)."""
+    bound: dict[str, str] = {}
+    for statement in statements:
+        if isinstance(statement, ast.Import):
+            for alias in statement.names:
+                bound.update(_imported(alias.name, alias.asname))
+        elif isinstance(statement, ast.ImportFrom):
+            base = "." * statement.level + (statement.module or "")
+            for alias in statement.names:
+                if alias.name != "*":
+                    bound.update(_imported_from(base, alias.name, alias.asname))
+    return bound
+
+
+def _imported(full: str, alias: str | None) -> dict[str, str]:
+    """``import a.b`` binds ``a`` to ``a``; ``import a.b as c`` binds ``c`` to ``a.b``."""
+    return {alias: full} if alias else {full.split(".")[0]: full.split(".")[0]}
+
+
+def _imported_from(base: str, name: str, alias: str | None) -> dict[str, str]:
+    """``from .m import x as y`` binds ``y`` to ``.m.x``; ``from . import x`` binds ``x`` to ``.x``."""
+    separator = "" if base.endswith(".") else "."
+    return {alias or name: f"{base}{separator}{name}"}
 
 
 def module_bindings(module: cst.Module) -> dict[str, str]:

@@ -9,12 +9,15 @@ on the way to a definition are read, never a whole package.
 
 from __future__ import annotations
 
+import ast
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import libcst as cst
+
+from .imports import ast_bindings, module_bindings
 
 # Names from these packages are torch layers or plain Python, never model helpers.
 NOT_FOLLOWED = {"torch", "typing", "typing_extensions", "numpy", "math"} | set(sys.stdlib_module_names)
@@ -22,12 +25,21 @@ NOT_FOLLOWED = {"torch", "typing", "typing_extensions", "numpy", "math"} | set(s
 
 @dataclass(frozen=True)
 class ModuleFile:
-    """A parsed source file and the dotted name Python imports it by."""
+    """A source file's top-level definitions and imports, and the dotted name Python imports it by."""
 
     name: str  # "ultralytics.nn.modules.block"
-    path: Path
+    path: Path | None
     is_package: bool  # an __init__.py: relative imports start at the module itself
-    module: cst.Module
+    functions: Mapping[str, cst.FunctionDef]
+    classes: Mapping[str, cst.ClassDef]
+    imports: Mapping[str, str]  # name -> what it refers to, as written (".conv.Conv")
+
+    @classmethod
+    def parsed(cls, name: str, path: Path | None, is_package: bool, module: cst.Module) -> ModuleFile:
+        """A file already parsed whole (the model file)."""
+        functions = {node.name.value: node for node in module.body if isinstance(node, cst.FunctionDef)}
+        classes = {node.name.value: node for node in module.body if isinstance(node, cst.ClassDef)}
+        return cls(name, path, is_package, functions, classes, module_bindings(module))
 
     def absolute(self, target: str) -> str:
         """``.conv.Conv`` read in this module, as an absolute dotted name."""
@@ -38,6 +50,55 @@ class ModuleFile:
         base = package[: len(package) - (level - 1)] if level - 1 <= len(package) else []
         rest = target[level:]
         return ".".join([*base, rest] if rest else base)
+
+
+class _Definitions(Mapping):
+    """Top-level definitions of one kind, each parsed with libcst only when asked for.
+
+    Python's own parser finds where each definition is; libcst, about ten times
+    slower, then parses just those lines. A helper module of 700 lines costs the
+    parse of one class, not of the file.
+    """
+
+    def __init__(self, lines: list[str], spans: dict[str, tuple[int, int]]) -> None:
+        self._lines, self._spans = lines, spans
+        self._parsed: dict[str, cst.CSTNode] = {}
+
+    def __getitem__(self, name: str) -> cst.CSTNode:
+        if name not in self._parsed:
+            start, end = self._spans[name]
+            self._parsed[name] = cst.parse_module("".join(self._lines[start:end])).body[0]
+        return self._parsed[name]
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._spans
+
+    def __iter__(self):
+        return iter(self._spans)
+
+    def __len__(self) -> int:
+        return len(self._spans)
+
+
+def _lazily(name: str, path: Path, is_package: bool, source: str) -> ModuleFile:
+    """A file read with Python's parser; its definitions are parsed with libcst on demand."""
+    tree = ast.parse(source)
+    lines = source.splitlines(keepends=True)
+    functions, classes, imports = {}, {}, []
+    for node in tree.body:
+        start = min([node.lineno, *(d.lineno for d in getattr(node, "decorator_list", ()))]) - 1
+        span = (start, node.end_lineno)
+        if isinstance(node, ast.FunctionDef):
+            functions[node.name] = span
+        elif isinstance(node, ast.ClassDef):
+            classes[node.name] = span
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            imports.append(node)
+        if isinstance(node, (ast.FunctionDef, ast.ClassDef)):  # a later definition replaces an earlier one
+            (classes if isinstance(node, ast.FunctionDef) else functions).pop(node.name, None)
+    return ModuleFile(
+        name, path, is_package, _Definitions(lines, functions), _Definitions(lines, classes), ast_bindings(imports)
+    )
 
 
 class ModuleIndex:
@@ -53,7 +114,7 @@ class ModuleIndex:
 
     def model_file(self, module: cst.Module) -> ModuleFile:
         """The model file itself, already parsed by the caller."""
-        return ModuleFile(self.model_name, self._model_path, self._model_path.name == "__init__.py", module)
+        return ModuleFile.parsed(self.model_name, self._model_path, self._model_path.name == "__init__.py", module)
 
     def load(self, name: str) -> ModuleFile | None:
         """The module ``name`` (dotted, absolute), or None when it is not found or not followed."""
@@ -75,8 +136,8 @@ class ModuleIndex:
 
 def _parsed(name: str, path: Path, is_package: bool) -> ModuleFile | None:
     try:
-        return ModuleFile(name, path, is_package, cst.parse_module(path.read_bytes()))
-    except (OSError, cst.ParserSyntaxError):
+        return _lazily(name, path, is_package, path.read_bytes().decode("utf-8-sig"))
+    except (OSError, UnicodeDecodeError, SyntaxError, ValueError, cst.ParserSyntaxError):
         return None
 
 
