@@ -31,6 +31,7 @@ class Case:
     replace: bool = False  # --replace ANCHOR instead of --after ANCHOR
     expect: str = "wired"  # or "refused"
     note: str = ""
+    measure: str = ""  # --build EXPR: the source cannot tell the channels, plugforge measures them
 
     @property
     def id(self) -> str:
@@ -175,6 +176,8 @@ CASES = [
          note="Sequential(*layers) of Convolution from ..blocks"),
     Case("monai", MONAI + "nets/efficientnet.py", "MBConvBlock", "_bn2",
          monai("EfficientNetBN", "efficientnet-b0", spatial_dims=2, num_classes=10, pretrained=False)),
+    Case("monai", MONAI + "nets/unet.py", "UNet", "model", _monai_2d("UNet", **MONAI_UNET),
+         measure="UNet(2, 3, 2, (4, 8), (2,))", note="_create_block, a nested function: channels measured at run time"),
     Case("monai", MONAI + "nets/resnet.py", "ResNetBottleneck", "bn3", monai("ResNet", "bottleneck", **MONAI_RESNET),
          note="norm_layer = partial(get_norm_layer, ...)"),
     Case("monai", MONAI + "nets/segresnet_ds.py", "SegResBlock", "conv2", _monai_2d("SegResNetDS", init_filters=8),

@@ -79,7 +79,9 @@ def _state(model_file: Path) -> tuple[bytes, bool]:
 
 def cli_args(case: Case, model_file: Path, inline: bool) -> list[str]:
     position = ["--replace", case.anchor] if case.replace else ["--after", case.anchor, "--name", attribute(case)]
-    return ["add", case.block, "--into", model_file, "--class", case.cls, *position, *(["--inline"] if inline else [])]
+    measure = ["--build", case.measure] if case.measure else []
+    options = [*position, *measure, *(["--inline"] if inline else [])]
+    return ["add", case.block, "--into", model_file, "--class", case.cls, *options]
 
 
 def attribute(case: Case) -> str:
@@ -93,7 +95,7 @@ def block_class(case: Case) -> str:
 
 def chosen(output: str) -> str:
     """What plugforge built the block with: the channel expression it printed, or the replacing constructor."""
-    found = re.search(r"^channels: (.+?), read from", output, re.MULTILINE)
+    found = re.search(r"^channels: (.+?), (?:read from|measured at run time)", output, re.MULTILINE)
     found = found or re.search(r"^replaced self\.\w+ = .+ by (.+?); `remove", output, re.MULTILINE)
     return found.group(1) if found else ""
 
