@@ -47,12 +47,9 @@ def measured_channels(
 def measured_anchors(
     model: Path, class_name: str, constructors: dict[str, str], build: str | None, shapes: tuple[tuple[int, ...], ...]
 ) -> dict[str, str]:
-    """For ``anchors --build``: each anchor's expression, or why none was chosen, from one build."""
+    """For ``anchors --build``: each anchor's measured expression, from one build (``add`` says why where none)."""
     _, measured = _measure(model, class_name, constructors, build, shapes)
-    return {
-        anchor: (f"{name} (measured)" if isinstance(name, str) else f"? ({name})")
-        for anchor, (name, _) in measured.items()
-    }
+    return {anchor: f"{name} (measured)" for anchor, (name, _) in measured.items() if isinstance(name, str)}
 
 
 def _measure(model: Path, class_name: str, constructors: dict[str, str], build: str | None, shapes):
