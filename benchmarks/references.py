@@ -55,6 +55,7 @@ def import_references() -> types.SimpleNamespace:
     import timm.layers.halo_attn
     import timm.models.fasternet
     import timm.models.ghostnet
+    import timm.models.shvit
     import timm.models.swiftformer
     import torchvision.models.mobilenetv2
     import torchvision.models.mobilenetv3
@@ -199,6 +200,17 @@ class _Function(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.fn(x)
+
+
+class _Residual(nn.Module):
+    """x + branch(x): a reference that is the residual branch of the rendered block."""
+
+    def __init__(self, branch: nn.Module) -> None:
+        super().__init__()
+        self.branch = branch
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.branch(x)
 
 
 class _TorchvisionFPN(nn.Module):
@@ -411,6 +423,12 @@ REFERENCES: tuple[Reference, ...] = (
         "efficient_additive_attn", "timm.models.swiftformer.EfficientAdditiveAttention",
         lambda c: _ns().timm.models.swiftformer.EfficientAdditiveAttention(c, c, 1),
         note="timm's final layer maps to token_dim, so it works only with token_dim == channels (the default)",
+    ),
+    Reference(
+        "shsa", "timm.models.shvit.SHSA",
+        lambda c: _Residual(_ns().timm.models.shvit.SHSA(c, 16, c // 4)),
+        note="timm's SHSA is the residual branch; SHViT adds the input (Residual), as the block does",
+        size=(7, 9),
     ),
     Reference(
         "ghost", "timm.models.ghostnet.GhostModule",
