@@ -52,6 +52,7 @@ def import_references() -> types.SimpleNamespace:
     import timm.layers
     import timm.layers.cbam
     import timm.layers.coord_attn
+    import timm.layers.gather_excite
     import timm.layers.halo_attn
     import timm.models.fasternet
     import timm.models.ghostnet
@@ -322,6 +323,19 @@ REFERENCES: tuple[Reference, ...] = (
         _timm_cbam,
         note="timm adds a BatchNorm after the spatial conv (removed here) and rounds C/r to the nearest "
         "integer (rd_channels pinned to C // r); its MLP has no biases, like the block",
+    ),
+    Reference(
+        "gather_excite", "timm.layers.gather_excite.GatherExcite",
+        lambda c: _ns().timm.layers.gather_excite.GatherExcite(c, use_mlp=False),
+        note="timm's default puts an SE MLP on the parameter-free gather (use_mlp=True); pinned to the "
+        "paper's GE-theta-minus. timm 1.0.31 cannot build its MLP or parametric gathers (its constructor "
+        "passes device/dtype positionally), so only the parameter-free ones are compared",
+    ),
+    Reference(
+        "gather_excite", "timm.layers.gather_excite.GatherExcite",
+        lambda c: _ns().timm.layers.gather_excite.GatherExcite(c, extent=4, use_mlp=False),
+        settings=lambda c: {"extent": 4},
+        tags=("extent4",),
     ),
     Reference(
         "gc", "timm.layers.GlobalContext",
