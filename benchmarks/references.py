@@ -52,6 +52,7 @@ def import_references() -> types.SimpleNamespace:
     import timm.layers
     import timm.layers.cbam
     import timm.layers.coord_attn
+    import timm.layers.gather_excite
     import timm.layers.halo_attn
     import timm.models.fasternet
     import timm.models.ghostnet
@@ -293,6 +294,22 @@ def _copy_halo(ref: nn.Module, block: nn.Module) -> None:
     nn.init.zeros_(block.proj.bias)
 
 
+def _timm_ela(c: int) -> nn.Module:
+    return _ns().timm.layers.coord_attn.EfficientLocalAttn(
+        c, act_layer=nn.Identity, norm_layer=lambda channels, **kwargs: nn.GroupNorm(16, channels, **kwargs)
+    )
+
+
+@torch.no_grad()
+def _copy_ela(ref: nn.Module, block: nn.Module) -> None:
+    """timm's EfficientLocalAttn has a conv and a norm per direction, the paper one shared pair:
+    the reference's column pair is tied to its row pair, which goes into the block."""
+    ref.conv_w.weight.copy_(ref.conv_h.weight.reshape(ref.conv_w.weight.shape))
+    ref.norm_w.load_state_dict(ref.norm_h.state_dict())
+    block.conv.weight.copy_(ref.conv_h.weight.reshape(block.conv.weight.shape))
+    block.norm.load_state_dict(ref.norm_h.state_dict())
+
+
 def _torchvision_mbv3(c: int) -> nn.Module:
     mbv3 = _ns().torchvision.models.mobilenetv3
     config = mbv3.InvertedResidualConfig(c, 3, 6 * c, c, True, "HS", 1, 1, 1.0)
@@ -334,6 +351,26 @@ REFERENCES: tuple[Reference, ...] = (
         _timm_cbam,
         note="timm adds a BatchNorm after the spatial conv (removed here) and rounds C/r to the nearest "
         "integer (rd_channels pinned to C // r); its MLP has no biases, like the block",
+    ),
+    Reference(
+        "ela", "timm.layers.coord_attn.EfficientLocalAttn",
+        _timm_ela,
+        copy=_copy_ela,
+        note="timm's variant has a conv and a GroupNorm per direction, one GroupNorm group and a SiLU "
+        "before the sigmoid; pinned to the paper's shared conv and norm (timm's tied), 16 groups, no SiLU",
+    ),
+    Reference(
+        "gather_excite", "timm.layers.gather_excite.GatherExcite",
+        lambda c: _ns().timm.layers.gather_excite.GatherExcite(c, use_mlp=False),
+        note="timm's default puts an SE MLP on the parameter-free gather (use_mlp=True); pinned to the "
+        "paper's GE-theta-minus. timm 1.0.31 cannot build its MLP or parametric gathers (its constructor "
+        "passes device/dtype positionally), so only the parameter-free ones are compared",
+    ),
+    Reference(
+        "gather_excite", "timm.layers.gather_excite.GatherExcite",
+        lambda c: _ns().timm.layers.gather_excite.GatherExcite(c, extent=4, use_mlp=False),
+        settings=lambda c: {"extent": 4},
+        tags=("extent4",),
     ),
     Reference(
         "gc", "timm.layers.GlobalContext",
