@@ -35,6 +35,8 @@ class Notebook:
             data = json.loads(text)
         except FileNotFoundError:
             raise PlugforgeError(f"{path} does not exist; check the path given to --into/--from") from None
+        except OSError as error:
+            raise PlugforgeError(f"cannot read {path}: {error.strerror}; check the path and its permissions") from None
         except (UnicodeDecodeError, json.JSONDecodeError) as error:
             raise PlugforgeError(f"{path} is not a notebook (not JSON: {error}); open and save it in Jupyter") from None
         if not isinstance(data, dict) or not isinstance(data.get("cells"), list):

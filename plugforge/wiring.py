@@ -227,6 +227,8 @@ def read_source(model: Path) -> str:
         raise PlugforgeError(f"{model} does not exist; check the path given to --into/--from") from None
     except UnicodeDecodeError as error:
         raise PlugforgeError(f"{model} is not UTF-8 text ({error.reason}); convert it to UTF-8") from None
+    except OSError as error:
+        raise PlugforgeError(f"cannot read {model}: {error.strerror}; check the path and its permissions") from None
 
 
 def _check_wireable(spec: BlockSpec) -> None:
@@ -293,8 +295,15 @@ def _output_width(spec: BlockSpec, values: dict[str, Any]) -> Any:
 
 
 def _is_vendored(model: Path, origin: str) -> bool:
-    """Whether the model's import of ``origin`` reads a block file plugforge wrote (its header says so)."""
-    return provenance.read_path(project.module_file(model, origin)) is not None
+    """Whether the model's import of ``origin`` reads a block file plugforge wrote (its header says so).
+
+    A block file deleted by hand still counts when it was in the blocks folder, so
+    that `remove` can clean up the model after it.
+    """
+    path = project.module_file(model, origin)
+    if path.exists():
+        return provenance.read_path(path) is not None
+    return path.parent.resolve() == project.find_config(model).blocks_dir.resolve()
 
 
 def _vendored_file(model: Path, origin: str) -> Path | None:

@@ -473,3 +473,19 @@ def test_commands_that_run_a_model_without_torch_say_how_to_install_it(model, co
     assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
     assert "needs PyTorch, which is not installed" in result.stderr and "pip install torch" in result.stderr
     assert model.read_bytes() == EXAMPLE.read_bytes()
+
+
+def test_remove_cleans_up_after_a_block_file_deleted_by_hand(model):
+    invoke("add", "se", "--into", model, "--after", "bn2")
+    (model.parent / "blocks" / "se.py").unlink()
+    result = invoke("remove", "se", "--from", model)
+    assert result.exit_code == 0, result.output
+    assert model.read_bytes() == EXAMPLE.read_bytes()
+
+
+def test_a_model_path_that_loops_is_reported(tmp_path):
+    loop = tmp_path / "model.py"
+    loop.symlink_to(tmp_path / "model.py")
+    for command in (["add", "se", "--into", loop], ["remove", "se", "--from", loop]):
+        result = invoke(*command)
+        assert result.exit_code == 1 and "cannot read" in result.output and "Traceback" not in result.output

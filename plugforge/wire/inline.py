@@ -126,7 +126,8 @@ def _clash(names: list[str], class_name: str) -> str:
     fix = (
         f"rename your {class_name} (and its uses), or wire the block into a file that does not define {class_name}"
         if class_name in names
-        else "wire without --inline: the block and its helpers then live in their own module under blocks/"
+        else f"rename your {listed}, or wire without --inline (a .py file only): the block and its helpers then "
+        "live in their own module under blocks/"
     )
     return (
         f"the file already has its own {listed}, not plugforge's inlined copy, and --inline would need that name "
