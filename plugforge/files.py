@@ -41,7 +41,7 @@ def locked(paths: Iterable[Path | str]) -> Iterator[None]:
     a path that does not exist yet (a blocks folder about to be made) locks too.
     Locks are taken in a fixed order, so two runs can never wait on each other.
     """
-    keys = sorted({os.path.realpath(path) for path in paths})
+    keys = sorted({os.path.realpath(path) for path in paths} - _held)
     if fcntl is None or not keys:
         yield
         return
@@ -49,7 +49,12 @@ def locked(paths: Iterable[Path | str]) -> Iterator[None]:
     with ExitStack() as stack:
         for key in keys:
             stack.enter_context(_lock(folder / (hashlib.sha256(key.encode()).hexdigest()[:32] + ".lock")))
+            _held.add(key)
+            stack.callback(_held.discard, key)
         yield
+
+
+_held: set[str] = set()  # keys this process holds: a nested ``locked`` of the same path does not wait on itself
 
 
 @contextmanager

@@ -33,6 +33,12 @@ def new_block(spec: BlockSpec, values: dict[str, Any], out_dir: Path, with_tests
 
 
 def vendor_blocks(specs: list[BlockSpec], out_dir: Path, with_tests: bool, force: bool) -> list[Written]:
+    """``_vendor_blocks`` one run at a time per package folder: its ``__init__.py`` lists every block."""
+    with locked([out_dir]):
+        return _vendor_blocks(specs, out_dir, with_tests, force)
+
+
+def _vendor_blocks(specs: list[BlockSpec], out_dir: Path, with_tests: bool, force: bool) -> list[Written]:
     """Render blocks (catalog defaults) into one importable package.
 
     ``__init__.py`` exports every block class in the folder (earlier vendored ones

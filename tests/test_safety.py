@@ -489,3 +489,11 @@ def test_a_model_path_that_loops_is_reported(tmp_path):
     for command in (["add", "se", "--into", loop], ["remove", "se", "--from", loop]):
         result = invoke(*command)
         assert result.exit_code == 1 and "cannot read" in result.output and "Traceback" not in result.output
+
+
+def test_concurrent_vendors_into_one_package_export_every_block(tmp_path):
+    blocks = ["se", "eca", "cbam", "coord_att"]
+    results = _together(*(["vendor", block, "-o", "pkg", "--no-tests"] for block in blocks), cwd=tmp_path)
+    assert all(code == 0 and "Traceback" not in err for code, err in results), results
+    init = (tmp_path / "pkg" / "__init__.py").read_text()
+    assert all(f"from .{block} import" in init for block in blocks), init
