@@ -142,6 +142,10 @@ def test_a_symlinked_model_is_written_through_and_its_blocks_go_where_it_is_impo
     assert result.exit_code == 0, result.output
     assert link.is_symlink() and "SqueezeExcitation" in (shared / "model.py").read_text()
     assert (project / "blocks" / "se.py").is_file() and not (shared / "blocks").exists()
+    from plugforge.checking import Version, imported  # check and add --check import the model from the link too
+
+    with imported(Version(link, "model.py")) as (module, _):
+        assert module.SqueezeExcitation.__module__ == "blocks.se"
     assert invoke("remove", "se", "--from", link).exit_code == 0
     assert link.is_symlink() and (shared / "model.py").read_bytes() == EXAMPLE.read_bytes()
     assert not (project / "blocks").exists()
