@@ -262,6 +262,7 @@ def _conv_py(tmp_path):
     model.write_text(
         EXAMPLE.read_text().replace(
             "class Bottleneck",
+            "class ChannelAttention(nn.Module):\n    pass\n\n\n"
             "class CBAM(nn.Module):\n    def __init__(self, c1, kernel_size=7):\n        super().__init__()\n\n"
             "    def forward(self, x):\n        return x\n\n\nclass Bottleneck",
         )
@@ -274,8 +275,8 @@ def test_inline_refuses_to_reuse_a_class_of_the_user_with_the_blocks_name(tmp_pa
     original = model.read_bytes()
     result = invoke("add", "cbam", "--into", model, "--class", "Bottleneck", "--after", "bn2", "--inline")
     assert result.exit_code == 1
-    assert "the file already has its own CBAM, not plugforge's inlined copy" in result.output
-    assert "rename your CBAM" in result.output
+    assert "the file already has its own CBAM, ChannelAttention, not plugforge's inlined copy" in result.output
+    assert "rename your CBAM, ChannelAttention (and the uses), or wire the block into a file that" in result.output
     assert model.read_bytes() == original
 
 

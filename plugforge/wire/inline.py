@@ -105,7 +105,7 @@ def _missing_parts(module: cst.Module, snippet: cst.Module, class_name: str):
     a name the file defines itself is another class that happens to share the name.
     """
     present, defined, ours = module_bindings(module), defined_names(module.body), inlined_names(module)
-    imports, definitions, reused = [], [], set()
+    imports, definitions, reused, clashes = [], [], set(), set()
     for statement in snippet.body:
         if is_import_line(statement):
             needed = _needed_import(statement, present, defined)
@@ -114,23 +114,24 @@ def _missing_parts(module: cst.Module, snippet: cst.Module, class_name: str):
         names = defined_names([statement])
         if names and names <= ours:
             reused |= names
-        elif names & (defined | set(present)):
-            raise WireError(_clash(sorted(names & (defined | set(present))), class_name))
         else:
+            clashes |= names & (defined | set(present))
             definitions.append(statement)
+    if clashes:
+        raise WireError(_clash(sorted(clashes), class_name))
     return imports, definitions, reused
 
 
 def _clash(names: list[str], class_name: str) -> str:
-    listed = ", ".join(names)
+    listed, those = ", ".join(names), "those names" if len(names) > 1 else "that name"
     fix = (
-        f"rename your {class_name} (and its uses), or wire the block into a file that does not define {class_name}"
+        f"rename your {listed} (and the uses), or wire the block into a file that does not define {class_name}"
         if class_name in names
         else f"rename your {listed}, or wire without --inline (a .py file only): the block and its helpers then "
         "live in their own module under blocks/"
     )
     return (
-        f"the file already has its own {listed}, not plugforge's inlined copy, and --inline would need that name "
+        f"the file already has its own {listed}, not plugforge's inlined copy, and --inline would need {those} "
         f"for the catalog's {class_name}; plugforge does not reuse or replace your code: {fix}"
     )
 
