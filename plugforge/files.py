@@ -39,7 +39,7 @@ def locked(paths: Iterable[Path | str]) -> Iterator[None]:
     The locks are files in a per-user folder of the system's temporary directory,
     one per real path, so that nothing is ever created in the user's project and
     a path that does not exist yet (a blocks folder about to be made) locks too.
-    Locks are taken in a fixed order, so two runs can never wait on each other.
+    Locks are taken in one fixed order, so two runs never deadlock.
     """
     keys = sorted({os.path.realpath(path) for path in paths} - _held)
     if fcntl is None or not keys:

@@ -42,7 +42,7 @@ def diff(path: Path, upstream: bool = False) -> str:
 
 def update(paths: list[Path], dry_run: bool = False) -> Report:
     """Merge the current catalog's render into each file; every file is written, or none."""
-    with files.locked(paths):
+    with files.locked([*paths, *(path.parent for path in paths)]):  # the folder: what `add` and `vendor` lock
         return _update(paths, dry_run)
 
 
