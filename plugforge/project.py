@@ -189,7 +189,10 @@ def write_all(changes: dict[Path, str | None], dry_run: bool, conflicted: Iterab
     ``conflicted`` files, whose conflict markers the user resolves), mode and owner kept.
     """
     conflicted = {files.through_links(Path(path)) for path in conflicted}
-    changes = {files.through_links(Path(path)): content for path, content in changes.items()}
+    changes = {  # a write goes to a symlink's target; a deletion takes out the link itself
+        files.through_links(Path(path)) if content is not None else Path(path): content
+        for path, content in changes.items()
+    }
     changes = {path: content for path, content in changes.items() if _read(path) != content}
     if dry_run:
         return "".join(_diff(path, content) for path, content in changes.items())

@@ -502,3 +502,15 @@ def test_concurrent_vendors_into_one_package_export_every_block(tmp_path):
     assert all(code == 0 and "Traceback" not in err for code, err in results), results
     init = (tmp_path / "pkg" / "__init__.py").read_text()
     assert all(f"from .{block} import" in init for block in blocks), init
+
+
+def test_remove_deletes_a_symlinked_block_file_as_a_link_and_keeps_its_target(model, tmp_path_factory):
+    shared = tmp_path_factory.mktemp("shared")
+    invoke("add", "se", "--into", model, "--after", "bn2")
+    block = model.parent / "blocks" / "se.py"
+    shutil.move(block, shared / "se.py")
+    block.symlink_to(shared / "se.py")
+    result = invoke("remove", "se", "--from", model)
+    assert result.exit_code == 0, result.output
+    assert not block.is_symlink() and (shared / "se.py").is_file()
+    assert model.read_bytes() == EXAMPLE.read_bytes()
