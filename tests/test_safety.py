@@ -12,10 +12,14 @@ import subprocess
 import sys
 import textwrap
 
+import libcst as cst
 import pytest
 
+from plugforge.cache import default_block
+from plugforge.catalog import find
 from plugforge.wire import WireError, remove
-from tests.conftest import EXAMPLE, invoke, run_cli
+from plugforge.wire.imports import defined_names
+from tests.conftest import EXAMPLE, invoke
 
 # ---------------------------------------------------------------- remove: only what plugforge added
 
@@ -281,28 +285,20 @@ def test_inline_refuses_to_reuse_a_class_of_the_user_with_the_blocks_name(tmp_pa
 
 
 def test_inline_refuses_a_helper_name_the_file_already_uses(model):
-    """SK's helper ConvBNAct is not the user's ConvBNAct: vendored mode keeps them apart."""
+    """SK's helper ConvNormAct is not the user's ConvNormAct: vendored mode keeps them apart."""
+    assert "ConvNormAct" in _helper_names("sk")
     text = EXAMPLE.read_text().replace(
-        "class Bottleneck", "def ConvBNAct(c):\n    return nn.Identity()\n\n\nclass Bottleneck"
+        "class Bottleneck", "def ConvNormAct(c):\n    return nn.Identity()\n\n\nclass Bottleneck"
     )
     model.write_text(text)
-    helpers = _helper_names("sk")
-    clash = next(iter(helpers), None)
-    if clash is None:
-        pytest.skip("sk has no helpers")
-    model.write_text(text.replace("ConvBNAct", clash))
     result = invoke("add", "sk", "--into", model, "--inline")
-    assert result.exit_code == 1 and f"the file already has its own {clash}" in result.output
-    assert "wire without --inline" in result.output
+    assert result.exit_code == 1 and "the file already has its own ConvNormAct, not plugforge's" in result.output
+    assert "rename your ConvNormAct, or wire without --inline" in result.output and model.read_text() == text
     assert invoke("add", "sk", "--into", model).exit_code == 0  # the advice works
 
 
 def _helper_names(block):
-    from plugforge.cache import default_block
-    from plugforge.catalog import find
-    from plugforge.wire.imports import defined_names
-    import libcst as cst
-
+    """Names the block's file defines besides the block class: its helpers."""
     spec = find(block)
     return defined_names(cst.parse_module(default_block(spec)).body) - {spec.class_name}
 
@@ -342,18 +338,13 @@ class Stem(nn.Module):
 """
 
 
-@pytest.mark.parametrize("anchor, start", [("conv", "self.conv is built"), ("act", "act keeps the width of conv, and")])
-def test_arms_of_an_if_with_other_widths_say_why_no_expression_fits(tmp_path, anchor, start):
+@pytest.mark.parametrize("anchor, because", [("conv", ""), ("act", "act keeps the width of conv, and ")])
+def test_arms_of_an_if_with_other_widths_say_why_no_expression_fits(tmp_path, anchor, because):
     model = tmp_path / "model.py"
     model.write_text(ARMS)
     result = invoke("add", "se", "--into", model, "--after", anchor)
     assert result.exit_code == 1
-    assert (
-        f"{start} self.conv is built with a different width in each arm of an if (64, 32)".replace(
-            "self.conv is built self.conv", "self.conv"
-        )
-        in result.output
-    )
+    assert f"{because}self.conv is built with a different width in each arm of an if (64, 32)" in result.output
     assert "no single channel expression fits" in result.output and "pass --channels" not in result.output
     assert model.read_text() == ARMS
 
