@@ -87,7 +87,9 @@ def _add(
         if not block_file.exists():
             changes[block_file] = code
             changes[provenance.base_path(block_file)] = code  # the pristine copy for `diff` and `update`
-        elif block_file.read_text(encoding="utf-8") != code:
+        elif not block_file.is_file():
+            raise PlugforgeError(f"{_shown(block_file)} is a folder, where the block's file goes; move it away")
+        elif block_file.read_text(encoding="utf-8", errors="replace") != code:
             notes.append(f"kept {_shown(block_file)} as it is (it differs from a fresh render: your edits stay)")
         changes.update({init: "" for init in target.missing_inits})
         if config.render_tests:

@@ -505,3 +505,27 @@ def test_remove_deletes_a_symlinked_block_file_as_a_link_and_keeps_its_target(mo
     assert result.exit_code == 0, result.output
     assert not block.is_symlink() and (shared / "se.py").is_file()
     assert model.read_bytes() == EXAMPLE.read_bytes()
+
+
+@pytest.mark.parametrize(
+    "folder, file, message",
+    [
+        ("blocks/se.py", None, "blocks/se.py is a folder, where the block's file goes; move it away"),
+        ("blocks", "blocks/.plugforge", "blocks/.plugforge is a file, not a folder"),
+    ],
+)
+def test_odd_things_in_the_blocks_folder_are_reported(model, folder, file, message):
+    (model.parent / folder).mkdir(parents=True)
+    if file:
+        (model.parent / file).write_text("")
+    result = invoke("add", "se", "--into", model)
+    assert result.exit_code == 1 and message in result.output, result.output
+    assert model.read_bytes() == EXAMPLE.read_bytes()
+
+
+def test_a_vendored_block_file_that_is_not_utf8_is_kept_as_the_users(model):
+    (model.parent / "blocks").mkdir()
+    (model.parent / "blocks" / "se.py").write_bytes(b"# \xff\n")
+    result = invoke("add", "se", "--into", model)
+    assert result.exit_code == 0 and "blocks/se.py as it is (it differs" in result.output, result.output
+    assert (model.parent / "blocks" / "se.py").read_bytes() == b"# \xff\n"
