@@ -324,7 +324,7 @@ def _imports(path: Path, stem: str) -> bool:
     """Whether the file imports a module whose last component is ``stem``."""
     try:
         tree = ast.parse(path.read_bytes())
-    except (SyntaxError, ValueError):
+    except (SyntaxError, ValueError, OSError):  # not Python, or not readable (a dangling link): imports nothing
         return False
     for node in ast.walk(tree):
         if isinstance(node, ast.ImportFrom) and node.module and node.module.rsplit(".", 1)[-1] == stem:

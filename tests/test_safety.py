@@ -529,3 +529,12 @@ def test_a_vendored_block_file_that_is_not_utf8_is_kept_as_the_users(model):
     result = invoke("add", "se", "--into", model)
     assert result.exit_code == 0 and "blocks/se.py as it is (it differs" in result.output, result.output
     assert (model.parent / "blocks" / "se.py").read_bytes() == b"# \xff\n"
+
+
+def test_remove_scans_a_project_with_a_dangling_link_and_a_file_that_is_not_utf8(model):
+    (model.parent / "dangling.py").symlink_to(model.parent / "nowhere.py")
+    (model.parent / "latin.py").write_bytes(b'x = "\xff"\n')
+    invoke("add", "se", "--into", model)
+    result = invoke("remove", "se", "--from", model)
+    assert result.exit_code == 0, result.output
+    assert model.read_bytes() == EXAMPLE.read_bytes() and not (model.parent / "blocks").exists()
