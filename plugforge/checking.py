@@ -34,6 +34,7 @@ from plugforge.catalog import BlockSpec
 from plugforge.describe import columns
 from plugforge.errors import PlugforgeError
 from plugforge.measure import Figures, MeasureError, PassError, measure, resolve_device, resolve_dtype
+from plugforge.project import folder_of
 
 DEFAULT_MIN_RUN_TIME = 0.5
 BENCH_INPUT = (2, 64, 56, 56)
@@ -187,7 +188,7 @@ class _Where:
 
 @contextmanager
 def imported(version: Version) -> Iterator[tuple[ModuleType, _Where]]:
-    path = version.file.resolve()
+    path = folder_of(version.file) / version.file.name  # a symlinked model imports from where the link is
     if version.text is not None:
         path = path.with_name(f"_plugforge_{os.getpid()}_{path.stem}.py")
         path.write_bytes(version.text)

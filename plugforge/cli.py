@@ -24,6 +24,16 @@ class _Group(click.Group):
             return super().invoke(ctx)
         except PlugforgeError as error:
             raise click.ClickException(str(error)) from None
+        except ModuleNotFoundError as error:
+            if error.name != "torch":
+                raise
+            raise click.ClickException(NO_TORCH) from None
+
+
+NO_TORCH = (
+    "this command runs a model, so it needs PyTorch, which is not installed for this Python; install it "
+    "(pip install torch, or the build for your GPU from https://pytorch.org/get-started/locally/) and run again"
+)
 
 
 def _parse_sets(values: tuple[str, ...]) -> dict[str, str]:

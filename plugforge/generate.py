@@ -9,6 +9,8 @@ from typing import Any
 from plugforge import provenance
 from plugforge.catalog import BlockSpec, find
 from plugforge.errors import FileConflictError
+from plugforge.files import locked
+from plugforge.project import write_all
 from plugforge.render import render, render_helpers
 
 
@@ -31,6 +33,12 @@ def new_block(spec: BlockSpec, values: dict[str, Any], out_dir: Path, with_tests
 
 
 def vendor_blocks(specs: list[BlockSpec], out_dir: Path, with_tests: bool, force: bool) -> list[Written]:
+    """``_vendor_blocks`` one run at a time per package folder: its ``__init__.py`` lists every block."""
+    with locked([out_dir]):
+        return _vendor_blocks(specs, out_dir, with_tests, force)
+
+
+def _vendor_blocks(specs: list[BlockSpec], out_dir: Path, with_tests: bool, force: bool) -> list[Written]:
     """Render blocks (catalog defaults) into one importable package.
 
     ``__init__.py`` exports every block class in the folder (earlier vendored ones
@@ -81,26 +89,24 @@ def _still_ours(path: Path, text: str | None) -> bool:
 
 
 def _write(files: dict[Path, str], out_dir: Path, force: bool, rewritable: list[Path] = ()) -> list[Written]:
-    plan = [(path, text, _status(path, text)) for path, text in files.items()]
-    conflicts = [path for path, _, status in plan if status == "overwritten" and path not in rewritable]
-    if conflicts and not force:
-        names = ", ".join(str(p) for p in conflicts)
-        raise FileConflictError(
-            f"{names}: already exists with different content; nothing was written. "
-            "Pass --force to overwrite, or -o DIR to write elsewhere."
-        )
-    out_dir.mkdir(parents=True, exist_ok=True)
-    for path, text, status in plan:
-        if status != "unchanged":
-            path.write_text(text, encoding="utf-8", newline="\n")
-        if provenance.read(text):  # keep the pristine copy `diff` and `update` start from
-            base = provenance.base_path(path)
-            base.parent.mkdir(exist_ok=True)
-            base.write_text(text, encoding="utf-8", newline="\n")
+    with locked([out_dir]):
+        plan = [(path, text, _status(path, text)) for path, text in files.items()]
+        conflicts = [path for path, _, status in plan if status == "overwritten" and path not in rewritable]
+        if conflicts and not force:
+            names = ", ".join(str(p) for p in conflicts)
+            raise FileConflictError(
+                f"{names}: already exists with different content; nothing was written. "
+                "Pass --force to overwrite, or -o DIR to write elsewhere."
+            )
+        changes: dict[Path, str | None] = dict(files)
+        for path, text in files.items():
+            if provenance.read(text):  # keep the pristine copy `diff` and `update` start from
+                changes[provenance.base_path(path)] = text
+        write_all(changes, dry_run=False)
     return [Written(path, status) for path, _, status in plan]
 
 
 def _status(path: Path, text: str) -> str:
     if not path.exists():
         return "created"
-    return "unchanged" if path.read_text(encoding="utf-8") == text else "overwritten"
+    return "unchanged" if path.read_text(encoding="utf-8", errors="replace") == text else "overwritten"

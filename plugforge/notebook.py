@@ -35,10 +35,14 @@ class Notebook:
             data = json.loads(text)
         except FileNotFoundError:
             raise PlugforgeError(f"{path} does not exist; check the path given to --into/--from") from None
+        except OSError as error:
+            raise PlugforgeError(f"cannot read {path}: {error.strerror}; check the path and its permissions") from None
         except (UnicodeDecodeError, json.JSONDecodeError) as error:
             raise PlugforgeError(f"{path} is not a notebook (not JSON: {error}); open and save it in Jupyter") from None
         if not isinstance(data, dict) or not isinstance(data.get("cells"), list):
             raise PlugforgeError(f"{path} is not a Jupyter notebook (no cells); pass a .ipynb file")
+        if not all(isinstance(cell, dict) for cell in data["cells"]):
+            raise PlugforgeError(f"{path} has cells that are not JSON objects; open it in Jupyter and save it")
         return cls(path, data, _indent_of(text))
 
     def choose_cell(self, cell: int | None, class_name: str | None) -> int:
@@ -57,8 +61,15 @@ class Notebook:
 
     def source(self, cell: int) -> str:
         """The cell's code, with magics masked so that it parses as Python."""
-        text = self._cell(cell)["source"]
-        return _MAGIC.sub(rf"\1{_MASK}\2", text if isinstance(text, str) else "".join(text))
+        text = self._cell(cell).get("source", "")  # Jupyter writes it always; hand-made notebooks may not
+        if isinstance(text, list) and all(isinstance(line, str) for line in text):
+            text = "".join(text)
+        if not isinstance(text, str):
+            raise PlugforgeError(
+                f'cell {cell} of {self.path}: "source" is neither text nor a list of lines; '
+                "open the notebook in Jupyter and save it, then run again"
+            )
+        return _MAGIC.sub(rf"\1{_MASK}\2", text)
 
     def with_source(self, cell: int, source: str) -> str:
         """The notebook's JSON text with the cell's code replaced (magics restored)."""

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
 
+from . import files
+from .files import display
 from .wire.errors import WireError
 
 STYLES = ("module", "inline")
@@ -48,7 +50,7 @@ class ImportSpec(NamedTuple):
 
 def find_config(model_path: Path | str) -> Config:
     """Read the nearest pyproject.toml above the model file; nothing is created."""
-    model_dir = Path(model_path).resolve().parent
+    model_dir = folder_of(model_path)
     pyproject = _nearest(model_dir, "pyproject.toml")
     table = _plugforge_table(pyproject) if pyproject else {}
     unknown = sorted(set(table) - set(CONFIG_KEYS))
@@ -69,6 +71,11 @@ def find_config(model_path: Path | str) -> Config:
     return Config(blocks_dir, tests_dir, render_tests, style, pyproject)
 
 
+def folder_of(model_path: Path | str) -> Path:
+    """The folder the model is imported from: a symlinked model file counts where the link is, not its target."""
+    return Path(model_path).absolute().parent.resolve()
+
+
 def _nearest(directory: Path, name: str) -> Path | None:
     for candidate in (directory, *directory.parents):
         if (candidate / name).is_file():
@@ -81,6 +88,13 @@ def _plugforge_table(pyproject: Path) -> dict:
         data = tomllib.loads(pyproject.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as error:
         raise WireError(f"cannot read {pyproject}: {error}; fix the TOML syntax") from None
+    except UnicodeDecodeError as error:
+        raise WireError(
+            f"cannot read {pyproject}: it is not UTF-8 ({error.reason} at byte {error.start}), as TOML must be; "
+            "save it as UTF-8"
+        ) from None
+    except OSError as error:
+        raise WireError(f"cannot read {pyproject}: {error.strerror}; check its permissions") from None
     table = data.get("tool", {}).get("plugforge", {})
     if not isinstance(table, dict):
         raise WireError(f"[tool.plugforge] in {pyproject} must be a table")
@@ -96,7 +110,7 @@ def _path_value(table: dict, key: str, pyproject: Path | None) -> str:
 
 def import_for(model_path: Path | str, block_file_path: Path | str) -> ImportSpec:
     """The import the model needs for a block file: relative inside a package, absolute beside a script."""
-    model_dir = Path(model_path).resolve().parent
+    model_dir = folder_of(model_path)
     block_file = Path(block_file_path).resolve()
     if (model_dir / "__init__.py").is_file():
         packages = _package_chain(model_dir)
@@ -128,7 +142,7 @@ def module_file(model_path: Path | str, origin: str) -> Path:
     ``remove`` reports the block modules it stopped importing this way, so the caller
     can delete a vendored file nothing imports any more.
     """
-    model_dir = Path(model_path).resolve().parent
+    model_dir = folder_of(model_path)
     module = origin.lstrip(".")
     level = len(origin) - len(module)
     if level:
@@ -166,21 +180,38 @@ def _missing_inits(block_file: Path, root: Path) -> list[Path]:
     return missing
 
 
-def write_all(changes: dict[Path, str | None], dry_run: bool) -> str:
+def write_all(changes: dict[Path, str | None], dry_run: bool, conflicted: Iterable[Path] = ()) -> str:
     """Write every file or none (``None`` deletes); a dry run returns a unified diff instead.
 
     Contents are written exactly as given (CRLF and BOM included). Files whose
-    content does not change are left alone.
+    content does not change are left alone. The rules of ``plugforge.files`` apply:
+    through symlinks, read-only refused, only code that compiles (except the
+    ``conflicted`` files, whose conflict markers the user resolves), mode and owner kept.
     """
-    changes = {Path(path): content for path, content in changes.items() if _read(Path(path)) != content}
+    conflicted = {files.through_links(Path(path)) for path in conflicted}
+    changes = {  # a write goes to a symlink's target; a deletion takes out the link itself
+        files.through_links(Path(path)) if content is not None else Path(path): content
+        for path, content in changes.items()
+    }
+    changes = {path: content for path, content in changes.items() if _read(path) != content}
     if dry_run:
         return "".join(_diff(path, content) for path, content in changes.items())
-    staged = _stage(changes)
-    for temporary, path in staged:
-        os.replace(temporary, path)
+    deleted = [path for path, content in changes.items() if content is None]
+    files.check_writable([path for path in changes if path not in deleted], deleted)
     for path, content in changes.items():
-        if content is None:
-            path.unlink(missing_ok=True)
+        if content is not None and path not in conflicted:
+            files.check_compiles(path, content, _read(path))
+    with restored_on_error(changes):
+        staged = _stage(changes)
+        try:
+            for temporary, path in staged:
+                os.replace(temporary, path)
+            for path in deleted:
+                path.unlink(missing_ok=True)
+        except OSError as error:
+            for temporary, _ in staged:
+                Path(temporary).unlink(missing_ok=True)
+            raise files.os_error(error, error.filename or "a file") from None
     return "".join(
         f"{'deleted' if content is None else 'wrote'} {display(path)}\n" for path, content in changes.items()
     )
@@ -190,6 +221,7 @@ def _stage(changes: dict[Path, str | None]) -> list[tuple[str, Path]]:
     """Write each new content to a temporary file beside its target; on any failure, undo and raise."""
     staged: list[tuple[str, Path]] = []
     created: list[Path] = []
+    path = None
     try:
         for path, content in changes.items():
             if content is None:
@@ -199,12 +231,13 @@ def _stage(changes: dict[Path, str | None]) -> list[tuple[str, Path]]:
             staged.append((temporary, path))
             with os.fdopen(handle, "w", encoding="utf-8", newline="") as stream:
                 stream.write(content)
-            os.chmod(temporary, _mode_for(path))
-    except BaseException:
+            files.keep_metadata(temporary, path)
+    except BaseException as error:
         for temporary, _ in staged:
             Path(temporary).unlink(missing_ok=True)
-        for directory in reversed(created):
-            directory.rmdir()
+        files.remove_empty_folders(created)
+        if isinstance(error, OSError):
+            raise files.os_error(error, path) from None
         raise
     return staged
 
@@ -216,19 +249,11 @@ def _make_directories(directory: Path) -> list[Path]:
     return list(reversed(missing))
 
 
-def _mode_for(path: Path) -> int:
-    """Keep an existing file's permissions; new files get the usual 0o666 minus umask."""
-    if path.exists():
-        return path.stat().st_mode & 0o7777
-    umask = os.umask(0)
-    os.umask(umask)
-    return 0o666 & ~umask
-
-
 def _read(path: Path) -> str | None:
+    """The file's text; bytes that are not UTF-8 show as U+FFFD (only compared and shown, never written)."""
     if not path.is_file():
         return None
-    with path.open(encoding="utf-8", newline="") as stream:
+    with path.open(encoding="utf-8", errors="replace", newline="") as stream:
         return stream.read()
 
 
@@ -249,13 +274,6 @@ def _lines(text: str | None) -> list[str]:
     return text.splitlines(keepends=True) if text else []
 
 
-def display(path: Path) -> str:
-    try:
-        return path.resolve().relative_to(Path.cwd().resolve()).as_posix()
-    except ValueError:
-        return path.resolve().as_posix()
-
-
 @contextmanager
 def restored_on_error(paths: Iterable[Path]) -> Iterator[None]:
     """If the body raises, put every path back to its exact bytes, then re-raise.
@@ -273,7 +291,5 @@ def restored_on_error(paths: Iterable[Path]) -> Iterator[None]:
                 path.unlink(missing_ok=True)
             elif not path.is_file() or path.read_bytes() != data:
                 path.write_bytes(data)
-        for directory in sorted(new_directories, key=lambda d: -len(d.parts)):
-            if directory.is_dir() and not any(directory.iterdir()):
-                directory.rmdir()
+        files.remove_empty_folders(new_directories)
         raise

@@ -15,7 +15,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from plugforge import __version__, project, provenance
+from plugforge import __version__, files, project, provenance
 from plugforge.catalog import find
 from plugforge.errors import PlugforgeError
 from plugforge.merge import merge3
@@ -42,6 +42,11 @@ def diff(path: Path, upstream: bool = False) -> str:
 
 def update(paths: list[Path], dry_run: bool = False) -> Report:
     """Merge the current catalog's render into each file; every file is written, or none."""
+    with files.locked([*paths, *(path.parent for path in paths)]):  # the folder: what `add` and `vendor` lock
+        return _update(paths, dry_run)
+
+
+def _update(paths: list[Path], dry_run: bool) -> Report:
     report, changes = Report(), {}
     for path in paths:
         text, header = _read_rendered(path)
@@ -62,7 +67,7 @@ def update(paths: list[Path], dry_run: bool = False) -> Report:
         report.messages.append(f"{project.display(path)}: {note}")
         changes[path] = merged
         changes[provenance.base_path(path)] = theirs
-    written = project.write_all(changes, dry_run)
+    written = project.write_all(changes, dry_run, conflicted=report.conflicted)
     report.diff = written if dry_run else ""
     return report
 
@@ -117,6 +122,13 @@ def _read_rendered(path: Path) -> tuple[str, Provenance]:
             text = stream.read()
     except FileNotFoundError:
         raise PlugforgeError(f"{path} does not exist") from None
+    except UnicodeDecodeError as error:
+        raise PlugforgeError(
+            f"{path} is not UTF-8 text ({error.reason} at byte {error.start}), so it is not a file plugforge "
+            "rendered as it is now; save it as UTF-8 (or restore it from version control) and run again"
+        ) from None
+    except OSError as error:
+        raise PlugforgeError(f"cannot read {path}: {error.strerror}; check its permissions") from None
     header = provenance.read(text)
     if header is None:
         raise PlugforgeError(

@@ -17,7 +17,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from plugforge import project, provenance, wire
+from plugforge import files, project, provenance, wire
 from plugforge.cache import default_block
 from plugforge.catalog import FORMULA_FUNCTIONS, BlockSpec, evaluate, literal
 from plugforge.errors import PlugforgeError
@@ -31,7 +31,13 @@ class Outcome:
     report: str = ""  # add --check: the check's report
 
 
-def add(
+def add(spec: BlockSpec, overrides: dict[str, str], model: Path, **options: Any) -> Outcome:
+    """Wire ``spec`` into ``model`` (options as for ``_add``), one run at a time per model and blocks folder."""
+    with files.locked(_edited(model)):
+        return _add(spec, overrides, model, **options)
+
+
+def _add(
     spec: BlockSpec,
     overrides: dict[str, str],
     model: Path,
@@ -81,7 +87,9 @@ def add(
         if not block_file.exists():
             changes[block_file] = code
             changes[provenance.base_path(block_file)] = code  # the pristine copy for `diff` and `update`
-        elif block_file.read_text(encoding="utf-8") != code:
+        elif not block_file.is_file():
+            raise PlugforgeError(f"{_shown(block_file)} is a folder, where the block's file goes; move it away")
+        elif block_file.read_text(encoding="utf-8", errors="replace") != code:
             notes.append(f"kept {_shown(block_file)} as it is (it differs from a fresh render: your edits stay)")
         changes.update({init: "" for init in target.missing_inits})
         if config.render_tests:
@@ -136,12 +144,23 @@ def _measured(model: Path, unknown, build: str | None, shapes) -> tuple[str, str
         raise PlugforgeError(f"{unknown}\nMeasuring them at run time did not settle it: {error}") from None
 
 
-def remove(
+def remove(model: Path, name: str, **options: Any) -> Outcome:
+    """Undo ``add`` (options as for ``_remove``), one run at a time per model and blocks folder."""
+    with files.locked(_edited(model)):
+        return _remove(model, name, **options)
+
+
+def _edited(model: Path) -> list[Path]:
+    """What ``add`` and ``remove`` lock: the model file and the blocks folder (the project's, if configured)."""
+    return [model, project.find_config(model).blocks_dir]
+
+
+def _remove(
     model: Path, name: str, *, class_name: str | None = None, cell: int | None = None, dry_run: bool = False
 ) -> Outcome:
     """Undo ``add``: attribute, calls, import; the vendored file too when nothing else imports it."""
     source, rewrite, notes = _document(model, cell, class_name)
-    result = wire.remove(source, name, class_name=class_name)
+    result = wire.remove(source, name, class_name=class_name, vendored=partial(_is_vendored, model))
     changes: dict[Path, str | None] = {model: rewrite(result.source)}
     messages = list(result.messages) + notes
     vendored = [path for origin in result.removed_origins if (path := _vendored_file(model, origin))]
@@ -157,9 +176,7 @@ def remove(
         changes.update(_package_leftovers(block_file.parent, changes))
     diff = project.write_all(changes, dry_run)
     if not dry_run:  # folders emptied by the deletions: the base store first, then the blocks package
-        for path in sorted((p for p in changes if changes[p] is None), key=lambda p: -len(p.parts)):
-            if path.parent.is_dir() and not any(path.parent.iterdir()):
-                path.parent.rmdir()
+        files.remove_empty_folders(path.parent for path in changes if changes[path] is None)
     return Outcome(messages, diff)
 
 
@@ -212,6 +229,8 @@ def read_source(model: Path) -> str:
         raise PlugforgeError(f"{model} does not exist; check the path given to --into/--from") from None
     except UnicodeDecodeError as error:
         raise PlugforgeError(f"{model} is not UTF-8 text ({error.reason}); convert it to UTF-8") from None
+    except OSError as error:
+        raise PlugforgeError(f"cannot read {model}: {error.strerror}; check the path and its permissions") from None
 
 
 def _check_wireable(spec: BlockSpec) -> None:
@@ -277,6 +296,18 @@ def _output_width(spec: BlockSpec, values: dict[str, Any]) -> Any:
     return evaluate(spec.output.channels, scope)
 
 
+def _is_vendored(model: Path, origin: str) -> bool:
+    """Whether the model's import of ``origin`` reads a block file plugforge wrote (its header says so).
+
+    A block file deleted by hand still counts when it was in the blocks folder, so
+    that `remove` can clean up the model after it.
+    """
+    path = project.module_file(model, origin)
+    if path.exists():
+        return provenance.read_path(path) is not None
+    return path.parent.resolve() == project.find_config(model).blocks_dir.resolve()
+
+
 def _vendored_file(model: Path, origin: str) -> Path | None:
     """The vendored block file a removed import pointed at, if it exists."""
     path = project.module_file(model, origin)
@@ -285,7 +316,7 @@ def _vendored_file(model: Path, origin: str) -> Path | None:
 
 def _python_files(model: Path) -> list[Path]:
     root = project.find_config(model).pyproject
-    base = root.parent if root else model.resolve().parent
+    base = root.parent if root else project.folder_of(model)
     return [p.resolve() for p in base.rglob("*.py") if ".venv" not in p.parts and "site-packages" not in p.parts]
 
 
@@ -293,7 +324,7 @@ def _imports(path: Path, stem: str) -> bool:
     """Whether the file imports a module whose last component is ``stem``."""
     try:
         tree = ast.parse(path.read_bytes())
-    except (SyntaxError, ValueError):
+    except (SyntaxError, ValueError, OSError):  # not Python, or not readable (a dangling link): imports nothing
         return False
     for node in ast.walk(tree):
         if isinstance(node, ast.ImportFrom) and node.module and node.module.rsplit(".", 1)[-1] == stem:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import keyword as python_keywords
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,7 +16,7 @@ from .channels import CONV, PASS, input_channels, output_channels
 from .datatypes import ROLES, Anchor, Block, Result, Source
 from .document import parse
 from .errors import ChannelsUnknown, WireError
-from .imports import add_import, imported_block_names, is_import_line, remove_import
+from .imports import add_import, imported_block_names, is_import_line, module_bindings, remove_import
 from .inline import inline, inlined_names, remove_inlined
 from .modules import ModuleIndex
 from .insert import attribute_line, block_call, insert_line, remove_line, unwrap_calls, wrap_calls
@@ -125,8 +126,16 @@ def _add(source: str, request: _Request, check_wired: bool) -> Result:
     new_node, messages = _apply(analysis, position, request)
     module = _swap(module, node, new_node)
     module, origin_messages = _attach(module, request)
-    messages = [_default_message(analysis, position, request), *messages, *origin_messages]
+    messages = [_default_message(analysis, position, request), _redefined(module, node), *messages, *origin_messages]
     return Result(document.render(module), [message for message in messages if message])
+
+
+def _redefined(module: cst.Module, node: cst.ClassDef) -> str | None:
+    """A note when the file defines the class more than once: only the last definition is wired."""
+    count = sum(isinstance(s, cst.ClassDef) and s.name.value == node.name.value for s in module.body)
+    if count < 2:
+        return None
+    return f"{node.name.value} is defined {count} times in the file; wired the last definition, the one Python uses"
 
 
 def _attribute_already_wired(source: str, request: _Request, analysis: ClassAnalysis) -> bool:
@@ -267,6 +276,11 @@ def _fed_width(analysis: ClassAnalysis, anchor: str):
     """
     flow = analysis.flow()
     feeders = [chain.first_layer() for chain in (flow.inputs_of(anchor) if flow else ())]
+    for attribute in dict.fromkeys(hit.attribute for hit in feeders if hit is not None):
+        assignment = analysis.model.assignments.get(attribute)
+        arms = _arm_widths(analysis, attribute) if assignment and assignment.branch is not None else []
+        if None not in arms and len(set(arms)) > 1:  # fed by a layer built with another width in each arm of an if
+            raise WireError(_widths_differ(analysis, attribute, arms, anchor))
     if not feeders or any(hit is None or hit.category != CONV for hit in feeders):
         return None, None
     widths = {
@@ -283,17 +297,34 @@ def _fed_width(analysis: ClassAnalysis, anchor: str):
 def _no_channels(analysis: ClassAnalysis, position: Position, constructor: str) -> str:
     assignment = analysis.model.assignments.get(position.anchor)
     if assignment is not None and assignment.branch is not None:
-        widths = ", ".join(
-            code(width) if (width := output_channels(analysis.resolver.layer(value, analysis.scope))) else "unknown"
-            for value in assignment.values
-        )
+        widths = _arm_widths(analysis, position.anchor)
+        if None not in widths and len(set(widths)) > 1:
+            return _widths_differ(analysis, position.anchor, widths)
+        shown = ", ".join(width or "unknown" for width in widths)
         return (
-            f"self.{position.anchor} is assigned in {len(assignment.values)} arms of an if, with widths {widths}: "
+            f"self.{position.anchor} is assigned in {len(widths)} arms of an if, with widths {shown}: "
             f"no single channel expression is known for all of them; pass --channels EXPR valid in every arm"
         )
     return (
         f"cannot infer the channels {position.mode} {position.anchor} "
         f"({position.anchor} = {constructor}); pass --channels EXPR"
+    )
+
+
+def _arm_widths(analysis: ClassAnalysis, attribute: str) -> list[str | None]:
+    """The output width of each arm's value of an attribute assigned in the arms of an ``if``."""
+    values = analysis.model.assignments[attribute].values
+    widths = [output_channels(analysis.resolver.layer(value, analysis.scope)) for value in values]
+    return [code(width) if width is not None else None for width in widths]
+
+
+def _widths_differ(analysis: ClassAnalysis, attribute: str, widths: list[str], anchor: str | None = None) -> str:
+    """Why no channel expression fits: the arms of an ``if`` build ``self.<attribute>`` with different widths."""
+    through = f"{anchor} keeps the width of {attribute}, and " if anchor else ""
+    return (
+        f"{through}self.{attribute} is built with a different width in each arm of an if ({', '.join(widths)}), "
+        f"so no single channel expression fits: a block built for one arm's width fails in the others. "
+        f"Wire the block next to a layer whose width is the same whichever arm runs, or make the arms agree"
     )
 
 
@@ -311,33 +342,46 @@ def _attach(module: cst.Module, request: _Request) -> tuple[cst.Module, list[str
     origin, block_name = request.origin, request.block.class_name
     if origin.inline_code is not None:
         return inline(module, block_name, origin.inline_code)
+    if block_name in inlined_names(module):
+        raise WireError(
+            f"the file holds plugforge's inlined copy of {block_name}; wire with --inline to use it, "
+            "or remove the blocks that use it first"
+        )
     module, message = add_import(module, block_name, origin.module, origin.level)
     return module, [message] if message else []
 
 
-def remove(source: str, name: str, class_name: str | None = None) -> Result:
+def remove(
+    source: str, name: str, class_name: str | None = None, vendored: Callable[[str], bool] | None = None
+) -> Result:
     """Undo ``add``: the attribute and its calls, the Sequential element, or the replaced line.
 
-    ``removed_origins`` lists the block modules (``blocks.sk``, ``.blocks.sk``) whose
-    import was dropped because nothing uses them any more.
+    Only what plugforge added is removed: a line it replaced (it keeps the original
+    in a marker), or a construction of a block it inlined (between its markers) or
+    imported. ``vendored`` tells whether an imported module (``blocks.se``,
+    ``.blocks.se``) is one plugforge wrote; without it, any import from outside
+    torch counts. ``removed_origins`` lists the block modules (``blocks.sk``,
+    ``.blocks.sk``) whose import was dropped because nothing uses them any more.
     """
     document = parse(source)
     module = document.module
     name = name.strip()
-    node = _class_holding(module, name, class_name)
+    node = _class_holding(module, name, class_name, vendored)
     analysis = Resolver(module).analysis(node.name.value)
     assignment = analysis.model.assignments[name.split(".")[0]]
     if "." in name:
+        _refuse_unless_added(module, analysis, name, vendored)
         new_node, block_name, messages = _remove_element(analysis, name)
     elif original_text(assignment.line):
         new_node, block_name, messages = _restore(analysis, assignment, module.default_indent)
     else:
+        _refuse_unless_added(module, analysis, name, vendored)
         new_node, block_name, messages = _remove_attribute(analysis, assignment)
     module, origins, more = _drop_origin(_swap(module, node, new_node), block_name)
     return Result(document.render(module), messages + more, origins)
 
 
-def _class_holding(module: cst.Module, name: str, class_name: str | None) -> cst.ClassDef:
+def _class_holding(module: cst.Module, name: str, class_name: str | None, vendored) -> cst.ClassDef:
     attribute = name.split(".")[0]
     if class_name is not None:
         candidates = [locating.select_class(module, class_name)]
@@ -347,17 +391,43 @@ def _class_holding(module: cst.Module, name: str, class_name: str | None) -> cst
     if len(holding) == 1:
         return holding[0]
     if not holding:
-        found = ", ".join(_removable(module)) or "none"
+        found = ", ".join(_removable(module, candidates, vendored)) or "none"
         raise WireError(f"nothing named {name!r} to remove; wired blocks found: {found}")
     choices = ", ".join(f"--class {node.name.value}" for node in holding)
     raise WireError(f"several classes have self.{attribute}; choose one: {choices}")
 
 
-def _removable(module: cst.Module) -> list[str]:
+def _refuse_unless_added(module: cst.Module, analysis: ClassAnalysis, name: str, vendored) -> None:
+    """``remove`` takes out what plugforge added and nothing else: a user's own layer is refused."""
+    value = locate(analysis, name).element if "." in name else analysis.model.assignments[name].value
+    if callee(value) in _block_names(module, vendored):
+        return
+    added = _removable(module, [analysis.model.node], vendored)
+    listed = ", ".join(entry.split(" (in ")[0] + _replaced(entry) for entry in added)
+    raise WireError(
+        f"self.{name} = {short(value)} in {analysis.name} was not added by plugforge, so remove leaves it alone; "
+        + (f"plugforge added to {analysis.name}: {listed}" if added else f"plugforge added nothing to {analysis.name}")
+    )
+
+
+def _replaced(entry: str) -> str:
+    return " (a replaced layer)" if entry.endswith(", replaced)") else ""
+
+
+def _block_names(module: cst.Module, vendored: Callable[[str], bool] | None) -> set[str]:
+    """Classes plugforge put into the file: inlined between its markers, or imported from a block module it wrote."""
+    imported = imported_block_names(module)
+    if vendored is not None:
+        origins = module_bindings(module)
+        imported = {name for name in imported if vendored(origins[name].rpartition(".")[0] or origins[name])}
+    return imported | inlined_names(module)
+
+
+def _removable(module: cst.Module, classes: list[cst.ClassDef], vendored: Callable[[str], bool] | None) -> list[str]:
     """``name (in Class)`` for what looks wired: block instances and replaced lines."""
-    blocks = imported_block_names(module) | inlined_names(module)
+    blocks = _block_names(module, vendored)
     found = []
-    for node in locating.module_classes(module):
+    for node in classes:
         for name, assignment in locating.ClassModel(node).assignments.items():
             if original_text(assignment.line):
                 found.append(f"{name} (in {node.name.value}, replaced)")

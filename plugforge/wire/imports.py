@@ -129,14 +129,20 @@ def add_import(module: cst.Module, class_name: str, module_name: str, level: int
     if bound == f"{target}.{class_name}":
         return module, None
     if bound is not None or class_name in defined_names(module.body):
-        raise WireError(
-            f"{class_name} is already defined or imported in the file; remove or rename that {class_name}, "
-            f"or wire with --inline to use the existing definition"
-        )
+        raise WireError(_taken(class_name, bound))
     line = cst.parse_statement(f"from {target} import {class_name}\n")
     index = insertion_index(module)
     body = [*module.body[:index], line, *module.body[index:]]
     return module.with_changes(body=body), f"added `from {target} import {class_name}`"
+
+
+def _taken(class_name: str, bound: str | None) -> str:
+    """Why the block's import cannot be added: the file has its own class of that name."""
+    where = f"imported from {bound.rpartition('.')[0] or bound}" if bound else "defined in the file"
+    return (
+        f"the file already has its own {class_name} ({where}), which is not the catalog's block; plugforge does "
+        f"not replace it: rename yours (and its uses), or wire the block into a file that does not define {class_name}"
+    )
 
 
 def remove_import(module: cst.Module, class_name: str) -> tuple[cst.Module, str | None]:

@@ -27,7 +27,7 @@ BLANK = cst.EmptyLine()
 def inline(module: cst.Module, class_name: str, source: str) -> tuple[cst.Module, list[str]]:
     """Insert the parts of ``source`` the file lacks after its imports."""
     snippet = _parse_snippet(source, module.default_newline, class_name)
-    imports, definitions, reused = _missing_parts(module, snippet)
+    imports, definitions, reused = _missing_parts(module, snippet, class_name)
     if not definitions:
         return module, [f"{class_name} is already defined in the file; reused it"]
     reindent = _UseFileIndent(snippet.default_indent, module.default_indent)
@@ -98,21 +98,42 @@ def _parse_snippet(source: str, newline: str, class_name: str) -> cst.Module:
     return snippet
 
 
-def _missing_parts(module: cst.Module, snippet: cst.Module):
-    """The snippet's import lines the file lacks, its definitions the file lacks, and the reused names."""
-    present, defined = module_bindings(module), defined_names(module.body)
-    imports, definitions, reused = [], [], set()
+def _missing_parts(module: cst.Module, snippet: cst.Module, class_name: str):
+    """The snippet's import lines the file lacks, its definitions the file lacks, and the reused names.
+
+    A definition is reused only from code plugforge inlined (between its markers);
+    a name the file defines itself is another class that happens to share the name.
+    """
+    present, defined, ours = module_bindings(module), defined_names(module.body), inlined_names(module)
+    imports, definitions, reused, clashes = [], [], set(), set()
     for statement in snippet.body:
         if is_import_line(statement):
             needed = _needed_import(statement, present, defined)
             imports += [needed] if needed else []
             continue
         names = defined_names([statement])
-        if names and names <= defined:
+        if names and names <= ours:
             reused |= names
         else:
+            clashes |= names & (defined | set(present))
             definitions.append(statement)
+    if clashes:
+        raise WireError(_clash(sorted(clashes), class_name))
     return imports, definitions, reused
+
+
+def _clash(names: list[str], class_name: str) -> str:
+    listed, those = ", ".join(names), "those names" if len(names) > 1 else "that name"
+    fix = (
+        f"rename your {listed} (and the uses), or wire the block into a file that does not define {class_name}"
+        if class_name in names
+        else f"rename your {listed}, or wire without --inline (a .py file only): the block and its helpers then "
+        "live in their own module under blocks/"
+    )
+    return (
+        f"the file already has its own {listed}, not plugforge's inlined copy, and --inline would need {those} "
+        f"for the catalog's {class_name}; plugforge does not reuse or replace your code: {fix}"
+    )
 
 
 def _needed_import(statement: cst.SimpleStatementLine, present: dict, defined: set) -> cst.CSTNode | None:

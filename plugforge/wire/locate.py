@@ -26,9 +26,12 @@ def module_classes(module: cst.Module) -> list[cst.ClassDef]:
     """Top-level classes deriving from nn.Module, directly, via torch.nn or via the file.
 
     Blocks inlined by plugforge are not the user's model classes and are left out.
+    A class defined twice counts once, as the last definition: the one Python uses.
     """
     inlined = inlined_names(module)
     classes = [node for node in module.body if isinstance(node, cst.ClassDef) and node.name.value not in inlined]
+    last = {node.name.value: node for node in classes}
+    classes = [node for node in classes if last[node.name.value] is node]
     found: dict[str, cst.ClassDef] = {}
     changed = True
     while changed:

@@ -105,7 +105,7 @@ class ModuleIndex:
     """The source files reachable from one model file, parsed on demand."""
 
     def __init__(self, model_path: Path, search_path: Sequence[str] | None = None) -> None:
-        model_path = Path(model_path).resolve()
+        model_path = Path(model_path).absolute().parent.resolve() / Path(model_path).name  # a link: where it is
         self.model_name, root = _dotted_name(model_path)
         self.roots = [root, model_path.parent]
         self.roots += [Path(entry).resolve() for entry in (sys.path if search_path is None else search_path) if entry]

@@ -10,6 +10,7 @@ from .analysis import ClassAnalysis
 from .anchors import describe, list_anchors, workable
 from .channels import CONV, OPAQUE, PASS, Layer, category
 from .errors import WireError
+from .locate import ClassModel
 from .nodes import literal_int, short
 from .sequential import is_literal_sequential
 
@@ -44,7 +45,7 @@ def check_anchor(analysis: ClassAnalysis, anchor: str, mode: str) -> None:
     model.require_forward()
     attribute = anchor.split(".")[0]
     if attribute not in model.assignments:
-        raise WireError(f"{model.missing(attribute)}; anchors:\n{_anchors(analysis)}")
+        raise WireError(f"{_missing(analysis, attribute)}; anchors:\n{_anchors(analysis)}")
     if model.assignments[attribute].count > 1:
         raise WireError(
             f"self.{attribute} is assigned {model.assignments[attribute].count} times in {model.name}.__init__, "
@@ -136,6 +137,41 @@ def _no_default(analysis: ClassAnalysis, reason: str) -> WireError:
         f"no default position in {analysis.name}: {reason}; "
         f"choose one with --after/--before ATTR (--replace ATTR for replace blocks). Anchors:\n{_anchors(analysis)}"
     )
+
+
+def _missing(analysis: ClassAnalysis, attribute: str) -> str:
+    """Why ``self.<attribute>`` cannot be wired here; for an inherited one, the base class that assigns it."""
+    owner = _assigned_by_base(analysis, attribute)
+    if owner is None:
+        return analysis.model.missing(attribute)
+    base, path, calls = owner
+    elsewhere = path is not None and path != getattr(analysis.resolver.file, "path", None)
+    where, into = (f" (in {path})", f" --into {path}") if elsewhere else ("", "")
+    inherited = f"{analysis.name}.__init__ does not assign self.{attribute}: it is inherited from {base}{where}"
+    if not analysis.model.uses_of(attribute).calls:
+        return f"{inherited}, which assigns {'and calls ' if calls else ''}it; wire it there: --class {base}{into}"
+    return (
+        f"{inherited}, which assigns it, while {analysis.name}.forward calls it, so neither class alone can take "
+        f"the block; wire next to a layer {analysis.name} assigns itself, or assign self.{attribute} in "
+        f"{analysis.name}.__init__"
+    )
+
+
+def _assigned_by_base(analysis: ClassAnalysis, attribute: str):
+    """``(class name, file, calls there)`` of the nearest base class whose ``__init__`` assigns the attribute, if found."""
+    todo, seen = [(analysis.resolver, base) for base in analysis.model.bases], set()
+    while todo:
+        resolver, base = todo.pop(0)
+        found = resolver.definition(base)
+        if found is None or (id(found[0]), found[1]) in seen or found[1] not in found[0].classes:
+            continue
+        seen.add((id(found[0]), found[1]))
+        owner, name = found
+        model = ClassModel(owner.classes[name])
+        if attribute in model.assignments:
+            return name, getattr(owner.file, "path", None), model.uses_of(attribute).calls
+        todo += [(owner, next_base) for next_base in model.bases]
+    return None
 
 
 def _anchors(analysis: ClassAnalysis) -> str:

@@ -103,8 +103,8 @@ def test_anchor_assigned_in_both_arms_with_different_widths_is_refused():
     )
     text = SMALL.replace("self.norm = nn.Identity()", "self.norm = nn.Conv2d(c, 2 * c, 1)")
     message = error_of(wire, text, after="norm")
-    assert "self.norm is assigned in 2 arms of an if, with widths c, 2 * c" in message
-    assert "no single channel expression" in message
+    assert "self.norm is built with a different width in each arm of an if (c, 2 * c)" in message
+    assert "no single channel expression fits" in message and "--channels" not in message
 
 
 def test_anchor_assigned_twice_is_refused():
@@ -236,7 +236,8 @@ def test_replace_of_a_line_with_dedented_continuation():
 def test_import_of_a_name_the_file_already_defines():
     text = SMALL.replace("class Net(nn.Module):", "class Gate(nn.Module):\n    pass\n\n\nclass Net(nn.Module):")
     message = error_of(wire, text, class_name="Net", after="bn")
-    assert "Gate is already defined or imported in the file" in message and "--inline" in message
+    assert "the file already has its own Gate (defined in the file)" in message and "rename yours" in message
+    assert "--inline" not in message  # inlining would not bring the catalog's Gate either
 
 
 def test_inline_code_errors():

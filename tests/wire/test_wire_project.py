@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from plugforge.errors import PlugforgeError
 from plugforge.project import Config, find_config, import_for, module_file, write_all
 from plugforge.wire import WireError
 
@@ -135,7 +136,7 @@ def test_dry_run_prints_a_git_style_diff_and_writes_nothing(tmp_path, monkeypatc
 def test_a_failed_write_changes_nothing(tmp_path):
     model = touch(tmp_path / "model.py", "old\n")
     blocker = touch(tmp_path / "blocks", "a file where a directory should be")
-    with pytest.raises(OSError):
+    with pytest.raises(PlugforgeError, match="blocks is a file, not a folder"):
         write_all({model: "new\n", tmp_path / "new" / "dir" / "x.py": "x\n", blocker / "sk.py": "s\n"}, dry_run=False)
     assert model.read_text() == "old\n"
     assert sorted(path.name for path in tmp_path.iterdir()) == ["blocks", "model.py"]
