@@ -58,6 +58,7 @@ FORMULA_FUNCTIONS = {
     "log2": math.log2,
     "max": max,
     "min": min,
+    "prod": math.prod,
     "range": range,
     "round": round,
     "sum": sum,
@@ -82,6 +83,9 @@ class Param:
     optional: bool = False
     min: float | None = None
     max: float | None = None
+    above: float | None = None  # strict bounds: the value must be > above and < below
+    below: float | None = None
+    allow_inf: bool = False  # a float that may be infinite (written as float("inf")); NaN never is
     choices: tuple[str, ...] = ()
     divides: str | None = None
     odd: bool = False
@@ -109,6 +113,10 @@ class Param:
             found.append(f"{each}>= {self.min}")
         if self.max is not None:
             found.append(f"{each}<= {self.max}")
+        if self.above is not None:
+            found.append(f"{each}> {self.above}")
+        if self.below is not None:
+            found.append(f"{each}< {self.below}")
         if self.odd:
             found.append(f"{each}odd")
         if self.choices:
@@ -150,6 +158,9 @@ class Param:
         if not _has_type(self.type, value):
             raise ParamError(f"{self.name} must be {self._expected()}, got {value!r}")
         items = value if self.is_list else [value]
+        if any(isinstance(item, float) and not (math.isfinite(item) or (self.allow_inf and item == item)) for item in items):
+            allowed = "a number or inf" if self.allow_inf else "a finite number"
+            raise ParamError(f"{self.name} must be {allowed}, got {literal(value)}")
         if self.min_items is not None and len(items) < self.min_items:
             raise ParamError(f"{self.name} needs at least {self.min_items} items, got {value!r}")
         if any(not self._allows(item) for item in items):
@@ -159,6 +170,8 @@ class Param:
         return not (
             (self.min is not None and item < self.min)
             or (self.max is not None and item > self.max)
+            or (self.above is not None and item <= self.above)
+            or (self.below is not None and item >= self.below)
             or (self.odd and item % 2 == 0)
             or (self.choices and item not in self.choices)
         )
@@ -173,9 +186,12 @@ class Param:
 
 
 def literal(value: Any) -> str:
-    """Python source for a validated value; lists become tuples."""
+    """Python source for a validated value; lists become tuples, infinities ``float("inf")``."""
     if isinstance(value, (list, tuple)):
-        return repr(tuple(value))
+        items = [literal(item) for item in value]
+        return f"({items[0]},)" if len(items) == 1 else f"({', '.join(items)})"
+    if isinstance(value, float) and not math.isfinite(value):
+        return f'float("{value}")'  # inf, -inf, nan: repr() would be a bare name
     return repr(value)
 
 
@@ -204,6 +220,22 @@ def _has_type(kind: str, value: Any) -> bool:
     if kind == "float":
         return isinstance(value, (int, float)) and not isinstance(value, bool)
     return isinstance(value, str)
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A constraint between parameters, as a Python expression that must be true (``[[rules]]``)."""
+
+    require: str
+    why: str
+    names: frozenset[str]  # the parameters it reads: it is checked once all of them are known
+
+    def check(self, values: dict[str, Any]) -> None:
+        if not self.names <= values.keys():
+            return
+        if not evaluate(self.require, {**FORMULA_FUNCTIONS, **values}):
+            given = ", ".join(f"{name}={literal(values[name])}" for name in sorted(self.names))
+            raise ParamError(f"{self.require} must hold ({self.why}); got {given}")
 
 
 @dataclass(frozen=True)
@@ -281,6 +313,7 @@ class BlockSpec:
     input: Contract
     output: Contract
     params: dict[str, Param]
+    rules: tuple[Rule, ...]
     param_formula: str
     param_where: dict[str, str]
     tests: tuple[TestCase, ...]
@@ -318,7 +351,9 @@ class BlockSpec:
         return self.params[name]
 
     def check_relations(self, values: dict[str, Any]) -> None:
-        """Check constraints between parameters whose values are both known."""
+        """Check constraints between parameters whose values are all known."""
+        for rule in self.rules:
+            rule.check(values)
         for p in self.params.values():
             if p.divides and values.get(p.name) and values.get(p.divides) is not None:
                 if values[p.divides] % values[p.name]:
@@ -386,9 +421,12 @@ class _Entry:
 _ENTRY_KEYS = {
     "id", "class", "module", "aliases", "summary", "description", "category", "paper",
     "role", "template", "uses", "placement", "input", "output", "params", "param_count",
-    "tests", "invalid", "export_xfail", "identity",
+    "tests", "invalid", "export_xfail", "identity", "rules",
 }  # fmt: skip
-_PARAM_KEYS = {"type", "doc", "default", "optional", "min", "max", "choices", "divides", "odd", "min_items"}
+_PARAM_KEYS = {
+    "type", "doc", "default", "optional", "min", "max", "above", "below", "allow_inf", "choices", "divides", "odd",
+    "min_items",
+}  # fmt: skip
 
 
 def load_entry(path: Path, templates: set[str] | None = None, helpers: set[str] | None = None) -> BlockSpec:
@@ -449,6 +487,7 @@ def load_entry(path: Path, templates: set[str] | None = None, helpers: set[str] 
         input=inputs,
         output=outputs,
         params=params,
+        rules=tuple(_load_rule(entry, i, t, params) for i, t in enumerate(entry.get("rules", list, []))),
         param_formula=_check_formula(formula, "formula", formula.get("formula", str)),
         param_where={
             k: _check_formula(formula, f"where.{k}", v) for k, v in formula.get("where", dict, {}).items()
@@ -461,8 +500,16 @@ def load_entry(path: Path, templates: set[str] | None = None, helpers: set[str] 
     )
     if not spec.tests and not utility:
         raise entry.fail("tests", "needs at least one [[tests]] case")
+    try:
+        spec.check_relations(spec.defaults())
+    except ParamError as error:
+        raise entry.fail("rules", f"the defaults break a rule: {error}") from None
     for index, case in enumerate(spec.tests):
         _check_case_params(entry, f"tests[{index}].params", spec, case.params)
+        try:
+            spec.check_relations({**spec.defaults(), **case.params})
+        except ParamError as error:
+            raise entry.fail(f"tests[{index}].params", str(error)) from None
         counted = _count(entry, spec, index, case)
         if counted != case.param_count:
             raise entry.fail(
@@ -510,11 +557,16 @@ def _load_params(entry: _Entry) -> dict[str, Param]:
             optional=sub.get("optional", bool, False),
             min=sub.get("min", (int, float), None),
             max=sub.get("max", (int, float), None),
+            above=sub.get("above", (int, float), None),
+            below=sub.get("below", (int, float), None),
+            allow_inf=sub.get("allow_inf", bool, False),
             choices=tuple(sub.get("choices", list, [])),
             divides=sub.get("divides", str, None),
             odd=sub.get("odd", bool, False),
             min_items=sub.get("min_items", int, None),
         )
+        if param.allow_inf and param.item_type != "float":
+            raise sub.fail("allow_inf", "only float parameters can be infinite")
         if param.choices and param.type != "str":
             raise sub.fail("choices", "only str parameters take choices")
         if param.type == "str" and not param.choices:
@@ -546,6 +598,17 @@ def _load_contract(entry: _Entry, params: dict[str, Param], is_input: bool) -> C
     if len(shapes) != len(names):
         raise entry.fail("shapes", f"needs one shape description per name ({len(names)}), got {len(shapes)}")
     return Contract(layout, channels, "" if is_input else entry.get("stride", str, ""), names, shapes)
+
+
+def _load_rule(entry: _Entry, index: int, table: Any, params: dict[str, Param]) -> Rule:
+    rule = _Entry(entry.path, table, f"rules[{index}].")
+    rule.check_keys({"require", "why"})
+    require = _check_formula(rule, "require", rule.get("require", str))
+    names = {node.id for node in ast.walk(ast.parse(require, mode="eval")) if isinstance(node, ast.Name)}
+    unknown = names - params.keys() - FORMULA_FUNCTIONS.keys()
+    if unknown:
+        raise rule.fail("require", f"names no parameter: {', '.join(sorted(unknown))}")
+    return Rule(require, rule.get("why", str), frozenset(names & params.keys()))
 
 
 def _load_paper(entry: _Entry) -> Paper:

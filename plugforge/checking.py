@@ -380,6 +380,7 @@ def _constructor_kwargs(spec: BlockSpec, overrides: dict[str, str], channels: in
             raise CheckError(
                 f"{spec.id} needs {name} ({param.doc.rstrip('.')}), which has no default; give --set {name}=VALUE"
             )
+    spec.check_relations(values)  # now that the channels are known too
     return {name: values[name] for name in spec.params if name in values}
 
 
