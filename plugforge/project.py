@@ -60,9 +60,8 @@ def find_config(model_path: Path | str) -> Config:
     style = table.get("style", "module")
     if style not in STYLES:
         raise WireError(f'style = {style!r} in [tool.plugforge] of {pyproject}; use "module" or "inline"')
-    base = pyproject.parent if pyproject else model_dir
-    blocks_dir = base / _path_value(table, "blocks-dir", pyproject) if "blocks-dir" in table else model_dir / "blocks"
-    tests_dir = base / _path_value(table, "tests-dir", pyproject) if "tests-dir" in table else None
+    blocks_dir = _path_value(table, "blocks-dir", pyproject) if "blocks-dir" in table else model_dir / "blocks"
+    tests_dir = _path_value(table, "tests-dir", pyproject) if "tests-dir" in table else None
     render_tests = table.get("render-tests", False)
     if not isinstance(render_tests, bool):
         raise WireError(f"render-tests in [tool.plugforge] of {pyproject} must be true or false")
@@ -87,11 +86,23 @@ def _plugforge_table(pyproject: Path) -> dict:
     return table
 
 
-def _path_value(table: dict, key: str, pyproject: Path | None) -> str:
+def _path_value(table: dict, key: str, pyproject: Path) -> Path:
+    """A configured folder: relative to the pyproject.toml's folder, and never outside it."""
     value = table[key]
     if not isinstance(value, str) or not value.strip():
         raise WireError(f"{key} in [tool.plugforge] of {pyproject} must be a non-empty path string")
-    return value
+    project = pyproject.parent.resolve()
+    path = (project / value).resolve()
+    if not path.is_relative_to(project):
+        raise WireError(
+            f"{key} = {value!r} in [tool.plugforge] of {pyproject} points outside the project ({path}); "
+            f"plugforge writes only inside {project}: give a folder under it, e.g. {key} = \"{_example(key)}\""
+        )
+    return path
+
+
+def _example(key: str) -> str:
+    return {"blocks-dir": "src/mynet/blocks", "tests-dir": "tests/blocks"}.get(key, "blocks")
 
 
 def import_for(model_path: Path | str, block_file_path: Path | str) -> ImportSpec:

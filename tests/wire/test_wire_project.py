@@ -59,6 +59,34 @@ def test_config_errors(tmp_path, toml, message):
         find_config(touch(tmp_path / "model.py"))
 
 
+@pytest.mark.parametrize("key", ["tests-dir", "blocks-dir"])
+@pytest.mark.parametrize("value", ["../escaped", "tests/../../escaped", "/tmp/plugforge-escaped"])
+def test_every_configured_path_stays_inside_the_project(tmp_path, key, value):
+    touch(tmp_path / "proj" / "pyproject.toml", f'[tool.plugforge]\n{key} = "{value}"\nrender-tests = true\n')
+    model = touch(tmp_path / "proj" / "model.py")
+    with pytest.raises(WireError, match=f"{key} = '{value}' .* points outside the project"):
+        find_config(model)
+
+
+def test_a_configured_path_through_a_link_out_of_the_project_is_refused(tmp_path):
+    (tmp_path / "outside").mkdir()
+    touch(tmp_path / "proj" / "pyproject.toml", '[tool.plugforge]\ntests-dir = "link/tests"\n')
+    (tmp_path / "proj" / "link").symlink_to(tmp_path / "outside")
+    with pytest.raises(WireError, match="points outside the project"):
+        find_config(touch(tmp_path / "proj" / "model.py"))
+
+
+def test_add_with_an_escaping_tests_dir_writes_nothing(tmp_path, model):
+    from tests.conftest import invoke
+
+    (tmp_path / "pyproject.toml").write_text('[tool.plugforge]\nrender-tests = true\ntests-dir = "../escaped"\n')
+    before = model.read_bytes()
+    result = invoke("add", "se", "--into", model)
+    assert result.exit_code == 1 and "points outside the project" in result.output
+    assert model.read_bytes() == before and not (tmp_path.parent / "escaped").exists()
+    assert not (tmp_path / "blocks").exists()
+
+
 def test_import_beside_a_script_is_absolute(tmp_path):
     model = touch(tmp_path / "model.py")
     spec = import_for(model, tmp_path / "blocks" / "sk.py")
