@@ -81,6 +81,11 @@ def add(
         if not block_file.exists():
             changes[block_file] = code
             changes[provenance.base_path(block_file)] = code  # the pristine copy for `diff` and `update`
+        elif getattr(provenance.read_path(block_file), "block_id", None) != spec.id:
+            raise PlugforgeError(
+                f"{_shown(block_file)} exists and is not plugforge's render of {spec.id}, so the block cannot be "
+                f"vendored there; rename your file, set another blocks-dir in [tool.plugforge], or use --inline"
+            )
         elif block_file.read_text(encoding="utf-8") != code:
             notes.append(f"kept {_shown(block_file)} as it is (it differs from a fresh render: your edits stay)")
         changes.update({init: "" for init in target.missing_inits})

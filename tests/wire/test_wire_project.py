@@ -167,3 +167,44 @@ def test_a_failed_write_changes_nothing(tmp_path):
         write_all({model: "new\n", tmp_path / "new" / "dir" / "x.py": "x\n", blocker / "sk.py": "s\n"}, dry_run=False)
     assert model.read_text() == "old\n"
     assert sorted(path.name for path in tmp_path.iterdir()) == ["blocks", "model.py"]
+
+
+SHADOWED = {
+    "blocks.py beside the model": ("blocks.py", None, "blocks.py would be hidden by the package blocks/"),
+    "model named blocks.py": ("blocks.py", None, "blocks.py would be hidden"),
+    "stdlib name": (None, "json", "hides the standard library's module json"),
+    "installed name": (None, "click", "hides the installed module click"),
+    "nested folder over a module": ("lib.py", "lib/blocks", "lib.py would be hidden by the package lib/"),
+    "user's own se.py": ("blocks/se.py", None, "blocks/se.py exists and is not plugforge's render of se"),
+}
+
+
+@pytest.mark.parametrize("case", SHADOWED, ids=list(SHADOWED))
+def test_a_blocks_folder_that_would_hide_or_clash_with_a_module_is_refused(tmp_path, monkeypatch, case):
+    from tests.conftest import EXAMPLE, invoke
+
+    existing, blocks_dir, message = SHADOWED[case]
+    monkeypatch.chdir(tmp_path)
+    model = tmp_path / ("blocks.py" if case == "model named blocks.py" else "model.py")
+    model.write_text(EXAMPLE.read_text())
+    if existing and not (tmp_path / existing).exists():
+        touch(tmp_path / existing, "def helper():\n    return 1\n")
+    if blocks_dir:
+        touch(tmp_path / "pyproject.toml", f'[tool.plugforge]\nblocks-dir = "{blocks_dir}"\n')
+    before = {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
+    result = invoke("add", "se", "--into", model)
+    assert result.exit_code == 1 and message in result.output, result.output
+    assert "blocks-dir" in result.output and "--inline" in result.output
+    assert {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()} == before
+
+
+def test_a_package_of_the_users_own_is_used_as_it_is(tmp_path, monkeypatch):
+    from tests.conftest import EXAMPLE, invoke
+
+    monkeypatch.chdir(tmp_path)
+    touch(tmp_path / "blocks" / "__init__.py", "from .mine import helper\n")
+    touch(tmp_path / "blocks" / "mine.py", "def helper():\n    return 1\n")
+    (tmp_path / "model.py").write_text(EXAMPLE.read_text())
+    result = invoke("add", "se", "--into", tmp_path / "model.py")
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "blocks" / "se.py").is_file() and (tmp_path / "blocks" / "mine.py").is_file()
