@@ -15,10 +15,12 @@ from .channels import CONV, PASS, input_channels, output_channels
 from .datatypes import ROLES, Anchor, Block, Result, Source
 from .document import parse
 from .errors import ChannelsUnknown, WireError
+from .expression import checked_channels, scope_at
 from .imports import add_import, imported_block_names, is_import_line, remove_import
 from .inline import inline, inlined_names, remove_inlined
 from .modules import ModuleIndex
 from .insert import attribute_line, block_call, insert_line, remove_line, unwrap_calls, wrap_calls
+from .layers import TORCH_PREFIXES
 from .nodes import callee, code, indentation_of, names_read, parse_expression, short
 from .position import Position, choose
 from .replace import mark, original_text, replacement, restore
@@ -119,6 +121,8 @@ def _add(source: str, request: _Request, check_wired: bool) -> Result:
     if check_wired and _attribute_already_wired(source, request, analysis):
         return Result(source, [ALREADY_WIRED])
     position = choose(analysis, request.block.role, request.after, request.before, request.replace)
+    if request.channels is not None:
+        _check_channels(module, analysis, position, request.channels)
     key = _wired_element(analysis, position, request.block) if check_wired else None
     if key and _reproduces(source, request, key, analysis.name):
         return Result(source, [ALREADY_WIRED])
@@ -258,6 +262,19 @@ def _channels(analysis: ClassAnalysis, position: Position, request: _Request):
         )
     note = f"channels: {code(channels)}, read from {position.anchor} = {constructor}"
     return channels, note + (f" ({rule})" if rule else "")
+
+
+def _check_channels(module: cst.Module, analysis: ClassAnalysis, position: Position, channels: str) -> None:
+    """``--channels`` is written where the block is built: refuse names not in scope there, and calls."""
+    model = analysis.model
+    assignment = model.assignments.get(position.anchor.split(".")[0])
+    if model.init is None or assignment is None:
+        return
+    after = position.mode == "after" and "." not in position.anchor  # a Sequential element is built inside it
+    place = "in place of" if position.mode == "replace" else position.mode
+    where = f"in {analysis.name}.__init__ {place} self.{position.anchor}"
+    inherits = any(not base.startswith(TORCH_PREFIXES) for base in model.bases)
+    checked_channels(channels, scope_at(module, model.node, model.init, assignment.statement, after, where, inherits))
 
 
 def _fed_width(analysis: ClassAnalysis, anchor: str):
