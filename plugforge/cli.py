@@ -119,7 +119,8 @@ def new(block: str, out_dir: Path, sets: tuple[str, ...], no_tests: bool, force:
 @click.option("--set", "sets", multiple=True, metavar="NAME=VALUE", help="Set a hyperparameter. Repeatable.")
 @click.option("--channels", metavar="EXPR", help="Channel expression to pass instead of the inferred one.")
 @click.option("--inline", is_flag=True, help="Put the block's code into the model file instead of blocks/.")
-@click.option("--cell", type=click.IntRange(min=1), help="Notebook only: the code cell to change (1 = first cell).")
+@click.option("--cell", type=click.IntRange(min=1),
+              help="Notebook only: the code cell to change (1 = first code cell; markdown cells are not counted).")  # fmt: skip
 @click.option("--identity-init", is_flag=True,
               help="Start the block as the identity, so a pretrained model computes what it did before.")  # fmt: skip
 @click.option("--dry-run", is_flag=True, help="Print a unified diff of every file; write nothing.")
@@ -180,7 +181,8 @@ def add(block: str, model: Path, class_name: str | None, after: str | None, befo
 @click.option("--from", "model", required=True, type=click.Path(dir_okay=False, path_type=Path),
               help="The model's .py file or notebook.")  # fmt: skip
 @click.option("--class", "class_name", metavar="CLASS", help="The nn.Module that holds the block.")
-@click.option("--cell", type=click.IntRange(min=1), help="Notebook only: the code cell that holds the block.")
+@click.option("--cell", type=click.IntRange(min=1),
+              help="Notebook only: the code cell that holds the block (1 = first code cell).")  # fmt: skip
 @click.option("--dry-run", is_flag=True, help="Print a unified diff of every file; write nothing.")
 def remove(name: str, model: Path, class_name: str | None, cell: int | None, dry_run: bool) -> None:
     """Undo `plugforge add`: remove the block attribute NAME, its calls and its import.

@@ -201,7 +201,7 @@ def _document(model: Path, cell: int | None, class_name: str | None) -> tuple[st
     if model.suffix == ".ipynb":
         book = Notebook.read(model)
         number = book.choose_cell(cell, class_name)
-        return book.source(number), partial(book.with_source, number), [f"in cell {number} of {_shown(model)}"]
+        return book.source(number), partial(book.with_source, number), [f"in {book.label(number)} of {_shown(model)}"]
     if cell is not None:
         raise PlugforgeError(f"--cell picks a cell of a notebook, and {model} is not one; drop --cell")
     return read_source(model), lambda text: text, []
