@@ -285,6 +285,8 @@ def _read(path: Path) -> str | None:
 
 def _diff(path: Path, new: str | None) -> str:
     old, name = _read(path), display(path)
+    if not old and not new:  # no lines, so no hunk: say what happens instead of a bare header
+        return f"diff --git a/{name} b/{name}\n{'new' if old is None else 'deleted'} empty file {name}\n"
     lines = difflib.unified_diff(
         _lines(old),
         _lines(new),

@@ -208,3 +208,14 @@ def test_a_package_of_the_users_own_is_used_as_it_is(tmp_path, monkeypatch):
     result = invoke("add", "se", "--into", tmp_path / "model.py")
     assert result.exit_code == 0, result.output
     assert (tmp_path / "blocks" / "se.py").is_file() and (tmp_path / "blocks" / "mine.py").is_file()
+
+
+def test_dry_run_says_new_empty_file_and_deleted_empty_file(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    init = tmp_path / "blocks" / "__init__.py"
+    assert write_all({init: ""}, dry_run=True) == (
+        "diff --git a/blocks/__init__.py b/blocks/__init__.py\nnew empty file blocks/__init__.py\n"
+    )
+    touch(init, "")
+    assert "deleted empty file blocks/__init__.py" in write_all({init: None}, dry_run=True)
+    assert init.is_file()
