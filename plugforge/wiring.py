@@ -150,9 +150,10 @@ def remove(
     changes: dict[Path, str | None] = {model: rewrite(result.source)}
     messages = list(result.messages) + notes
     vendored = [path for origin in result.removed_origins if (path := _vendored_file(model, origin))]
-    others = [p for p in _python_files(model) if p != model.resolve()] if vendored else []
+    root = _project_root(model)
+    others = [p for p in _python_files(root) if p != model.resolve()] if vendored else []
     for block_file in vendored:
-        users = [p for p in others if _imports(p, block_file.stem)]
+        users = [p for p in others if block_file.resolve() in _imported_files(p, root)]
         if users:
             messages.append(f"kept {_shown(block_file)}: still imported by {', '.join(_shown(p) for p in users)}")
             continue
@@ -288,24 +289,44 @@ def _vendored_file(model: Path, origin: str) -> Path | None:
     return path if path.is_file() else None
 
 
-def _python_files(model: Path) -> list[Path]:
+def _project_root(model: Path) -> Path:
     root = project.find_config(model).pyproject
-    base = root.parent if root else model.resolve().parent
-    return [p.resolve() for p in base.rglob("*.py") if ".venv" not in p.parts and "site-packages" not in p.parts]
+    return root.parent.resolve() if root else model.resolve().parent
 
 
-def _imports(path: Path, stem: str) -> bool:
-    """Whether the file imports a module whose last component is ``stem``."""
+def _python_files(root: Path) -> list[Path]:
+    return [p.resolve() for p in root.rglob("*.py") if ".venv" not in p.parts and "site-packages" not in p.parts]
+
+
+def _imported_files(path: Path, root: Path) -> set[Path]:
+    """The files of the project that ``path`` imports, each import resolved as Python would find it.
+
+    Relative imports from the file's package; absolute ones from the file's folder (a
+    script), the folder above its package, and the project root.
+    """
     try:
         tree = ast.parse(path.read_bytes())
     except (SyntaxError, ValueError):
-        return False
+        return set()
+    top = path.parent
+    while (top / "__init__.py").is_file() and top.parent != top:
+        top = top.parent
+    bases = list(dict.fromkeys([path.parent, top, root]))
+    found = set()
     for node in ast.walk(tree):
-        if isinstance(node, ast.ImportFrom) and node.module and node.module.rsplit(".", 1)[-1] == stem:
-            return True
-        if isinstance(node, ast.Import) and any(a.name.rsplit(".", 1)[-1] == stem for a in node.names):
-            return True
-    return False
+        if isinstance(node, ast.Import):
+            modules = [(bases, alias.name) for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.level <= len(path.parents):
+            start = [path.parents[node.level - 1]] if node.level else bases
+            base = node.module or ""
+            modules = [(start, base)] * bool(base) + [(start, f"{base}.{a.name}".lstrip(".")) for a in node.names]
+        else:
+            continue
+        for starts, module in modules:
+            for start in starts:
+                target = start.joinpath(*module.split("."))
+                found |= {f.resolve() for f in (target.with_suffix(".py"), target / "__init__.py") if f.is_file()}
+    return found
 
 
 def _shown(path: Path) -> str:

@@ -217,6 +217,46 @@ def test_remove_keeps_a_vendored_file_another_model_imports(model):
     assert (model.parent / "blocks" / "se.py").is_file()
 
 
+def test_remove_resolves_imports_to_files_before_keeping_a_block(tmp_path, monkeypatch):
+    """The README's order: `new sk -o blocks/` at the root, then add and remove sk in examples/."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "pyproject.toml").write_text("[project]\nname = 'demo'\n")
+    assert invoke("new", "sk", "-o", "blocks").exit_code == 0  # blocks/test_sk.py: `from sk import SKConv`
+    model = tmp_path / "examples" / "model.py"
+    model.parent.mkdir()
+    shutil.copy(EXAMPLE, model)
+    assert invoke("add", "sknet", "--into", model).exit_code == 0
+    result = invoke("remove", "sk", "--from", model)
+    assert result.exit_code == 0, result.output
+    assert "deleted examples/blocks/sk.py (nothing else imports it)" in result.output
+    assert not (tmp_path / "examples" / "blocks").exists() and (tmp_path / "blocks" / "sk.py").is_file()
+
+
+@pytest.mark.parametrize(
+    "user, code",
+    [
+        ("examples/train.py", "from blocks.sk import SKConv\n"),
+        ("examples/train.py", "import blocks.sk\n"),
+        ("examples/train.py", "from blocks import sk\n"),
+        ("examples/pkg/use.py", "from ..blocks.sk import SKConv\n"),
+    ],
+)
+def test_remove_keeps_a_block_that_another_file_really_imports(tmp_path, monkeypatch, user, code):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "pyproject.toml").write_text("[project]\nname = 'demo'\n")
+    model = tmp_path / "examples" / "model.py"
+    model.parent.mkdir()
+    shutil.copy(EXAMPLE, model)
+    (tmp_path / "examples" / "pkg").mkdir()
+    (tmp_path / "examples" / "pkg" / "__init__.py").write_text("")
+    (tmp_path / user).write_text(code)
+    assert invoke("add", "sknet", "--into", model).exit_code == 0
+    result = invoke("remove", "sk", "--from", model)
+    assert result.exit_code == 0, result.output
+    assert "kept examples/blocks/sk.py: still imported by" in result.output
+    assert (tmp_path / "examples" / "blocks" / "sk.py").is_file()
+
+
 def test_dry_run_prints_a_diff_and_writes_nothing(model):
     original = model.read_bytes()
     result = CliRunner().invoke(main, ["add", "cbam", "--into", str(model), "--after", "bn2", "--dry-run"])
