@@ -21,6 +21,9 @@ from plugforge.errors import CatalogError, ParamError, UnknownBlockError
 from plugforge.resources import catalog_dir
 
 ROLES = ("insert", "replace", "fuse", "layer", "utility")
+# Where `add` puts an insert block by default: after the last conv/norm of the main branch
+# (before the residual sum), or after the k x k conv (and its norm) of the main branch.
+INSERT_AT = ("end", "kxk")
 # How a block can start as the identity (`add --identity-init`), with what `info` says.
 IDENTITY = {
     "blend": "identity_init=True adds a learnable blend x + b * (block(x) - x) with b = 0 at the start",
@@ -310,6 +313,7 @@ class BlockSpec:
     template: str
     uses: tuple[str, ...]
     placement: str
+    insert_at: str
     input: Contract
     output: Contract
     params: dict[str, Param]
@@ -421,7 +425,7 @@ class _Entry:
 _ENTRY_KEYS = {
     "id", "class", "module", "aliases", "summary", "description", "category", "paper",
     "role", "template", "uses", "placement", "input", "output", "params", "param_count",
-    "tests", "invalid", "export_xfail", "identity", "rules",
+    "tests", "invalid", "export_xfail", "identity", "rules", "insert_at",
 }  # fmt: skip
 _PARAM_KEYS = {
     "type", "doc", "default", "optional", "min", "max", "above", "below", "allow_inf", "choices", "divides", "odd",
@@ -484,6 +488,7 @@ def load_entry(path: Path, templates: set[str] | None = None, helpers: set[str] 
         template=template,
         uses=uses,
         placement=entry.get("placement", str, ""),
+        insert_at=_one_of(entry, "insert_at", INSERT_AT, "end"),
         input=inputs,
         output=outputs,
         params=params,
@@ -523,6 +528,13 @@ def load_entry(path: Path, templates: set[str] | None = None, helpers: set[str] 
             if name not in params:
                 raise entry.fail(f"invalid[{index}].params", f"unknown parameter {name!r}")
     return spec
+
+
+def _one_of(entry: _Entry, key: str, choices: tuple[str, ...], default: str) -> str:
+    value = entry.get(key, str, default)
+    if value not in choices:
+        raise entry.fail(key, f"must be one of {', '.join(choices)}; got {value!r}")
+    return value
 
 
 def _load_identity(entry: _Entry, params: dict[str, Param]) -> str | None:

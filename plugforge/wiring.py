@@ -67,6 +67,7 @@ def add(
         params=tuple(spec.params),
         kwargs=_non_default_kwargs(spec, values),
         same_channels=_same_channels(spec, values, overrides),
+        insert_at=spec.insert_at,
     )
     source, rewrite, notes = _document(model, cell, class_name)
     config = project.find_config(model)

@@ -186,11 +186,24 @@ def test_shape_preserving_convs_replace_a_stride_free_conv(block, tmp_path):
 def test_headline_command_places_the_block_where_the_paper_does(model):
     result = invoke("add", "sknet", "--into", model)
     assert result.exit_code == 0, result.output
-    assert "placed after bn3 in Bottleneck (default for insert blocks); explicit: --class Bottleneck --after bn3" in result.output
+    assert "placed after bn2 in Bottleneck (SKConv goes after the k x k conv); explicit: --class Bottleneck --after bn2" in result.output
     text = model.read_text()
     assert "from blocks.sk import SKConv" in text
-    assert "self.sk = SKConv(planes * self.expansion)" in text
-    assert "out = self.sk(self.bn3(self.conv3(out)))" in text
+    assert "self.sk = SKConv(planes)" in text  # the paper's SK unit works at the bottleneck's inner width
+    assert "out = self.relu(self.sk(self.bn2(self.conv2(out))))" in text
+
+
+def test_info_the_default_position_and_the_readme_agree_on_where_sk_goes(model):
+    from plugforge.catalog import find
+    from plugforge.describe import info
+
+    shown = info(find("sk"))
+    assert "right after that conv and its norm (bn2)" in shown and "--after bn2" in shown
+    assert "explicit: --class Bottleneck --after bn2" in invoke("add", "sknet", "--into", model).output
+    readme = (EXAMPLE.parents[1] / "README.md").read_text()
+    assert "placed after bn2 in Bottleneck (SKConv goes after the k x k conv)" in readme
+    se = info(find("se"))  # SE: after the residual branch's last conv/norm, the default
+    assert "--after bn3" in se and "--after bn2" not in se
 
 
 def test_add_is_idempotent_and_remove_restores_the_exact_bytes(model):

@@ -120,7 +120,9 @@ def _add(source: str, request: _Request, check_wired: bool) -> Result:
     analysis = _resolver(module, request.index).analysis(node.name.value)
     if check_wired and _attribute_already_wired(source, request, analysis):
         return Result(source, [ALREADY_WIRED])
-    position = choose(analysis, request.block.role, request.after, request.before, request.replace)
+    position = choose(
+        analysis, request.block.role, request.after, request.before, request.replace, request.block.insert_at
+    )
     if request.channels is not None:
         _check_channels(module, analysis, position, request.channels)
     key = _wired_element(analysis, position, request.block) if check_wired else None
@@ -318,8 +320,10 @@ def _default_message(analysis: ClassAnalysis, position: Position, request: _Requ
     if not position.default:
         return None
     verb = "replaces" if position.mode == "replace" else f"placed {position.mode}"
+    block = request.block
+    where = f"{block.class_name} goes after the k x k conv" if block.insert_at == "kxk" else f"default for {block.role} blocks"
     return (
-        f"{verb} {position.anchor} in {analysis.name} (default for {request.block.role} blocks); "
+        f"{verb} {position.anchor} in {analysis.name} ({where}); "
         f"explicit: --class {analysis.name} {position.option}"
     )
 
