@@ -224,6 +224,8 @@ def _measure_options(command):
         click.option("--dtype", type=click.Choice(["float32", "bfloat16"]), default="float32", show_default=True,
                      help="Cast the parameters and float inputs to this type."),
         click.option("--backward", is_flag=True, help="Measure forward+backward in train mode (default: forward, eval)."),
+        click.option("--threads", type=click.IntRange(min=1), metavar="N",
+                     help="torch's CPU threads while measuring (default: torch's own); the report says which."),
     ]):  # fmt: skip
         command = option(command)
     return command
@@ -239,7 +241,7 @@ def _measure_options(command):
 @click.option("--against", metavar="REV_OR_FILE",
               help="Also measure another version (a file, or a git revision such as HEAD) and show ratios.")  # fmt: skip
 def check(file: Path, expr: str, inputs: tuple[str, ...], device: str, dtype: str, backward: bool,
-          against: str | None) -> None:  # fmt: skip
+          threads: int | None, against: str | None) -> None:  # fmt: skip
     """Build a model from FILE, run it on random inputs, and report what it costs.
 
     Reports the output shapes, parameter count, FLOPs, latency (median and
@@ -254,7 +256,7 @@ def check(file: Path, expr: str, inputs: tuple[str, ...], device: str, dtype: st
     """
     from plugforge import checking
 
-    settings = checking.Settings(device, dtype, backward)
+    settings = checking.Settings(device, dtype, backward, threads=threads)
     click.echo(checking.check(file, expr, _shapes(inputs), settings, against))
 
 
@@ -268,7 +270,7 @@ def check(file: Path, expr: str, inputs: tuple[str, ...], device: str, dtype: st
 @click.option("--compare", "others", multiple=True, metavar="ID",
               help="Other blocks for the same table, e.g. --compare eca,cbam. Repeatable.")  # fmt: skip
 def bench(block: str, sets: tuple[str, ...], shape: str, device: str, dtype: str, backward: bool,
-          others: tuple[str, ...]) -> None:  # fmt: skip
+          threads: int | None, others: tuple[str, ...]) -> None:  # fmt: skip
     """Measure BLOCK (rendered with its defaults) at one input: parameters, FLOPs, latency, memory.
 
     With --compare, one row per block and each latency as a ratio of BLOCK's.
@@ -282,7 +284,7 @@ def bench(block: str, sets: tuple[str, ...], shape: str, device: str, dtype: str
     from plugforge import checking
 
     specs = [find(name) for name in [block, *(n for group in others for n in group.split(",") if n.strip())]]
-    settings = checking.Settings(device, dtype, backward)
+    settings = checking.Settings(device, dtype, backward, threads=threads)
     click.echo(checking.bench(specs, _parse_sets(sets), _shapes((shape,))[0], settings))
 
 
