@@ -94,7 +94,7 @@ def add(
             changes.update(_tests_for(spec, block_file, config.tests_dir, target.missing_inits))
     wire_add = partial(
         wire.add, source, block, origin, name=name or spec.id, class_name=class_name,
-        after=after, before=before, replace=replace, path=model,
+        after=after, before=before, replace=replace, path=model, explicit_name=name is not None,
     )  # fmt: skip
     try:
         result = wire_add(channels=channels)

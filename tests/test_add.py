@@ -358,3 +358,37 @@ def test_add_and_anchors_do_not_import_torch(model):
     )
     result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
+
+
+def test_after_a_sequential_element_prints_the_key_renaming_that_loads_old_weights(tmp_path):
+    """`--after features.3` renumbers features.4 on: the printed renaming loads a pretrained state_dict."""
+    shutil.copy(EXAMPLE.parents[1] / "tests" / "corpus" / "vgg.py", tmp_path / "vgg.py")
+    save = (
+        "import torch, vgg\ntorch.manual_seed(0)\nmodel = vgg.VGG().eval()\ntorch.save(model.state_dict(), 'old.pt')\n"
+        "torch.save(model(torch.randn(1, 3, 16, 16, generator=torch.Generator().manual_seed(1))), 'out.pt')\n"
+    )
+    assert subprocess.run([sys.executable, "-c", save], cwd=tmp_path).returncode == 0
+    result = invoke("add", "se", "--into", tmp_path / "vgg.py", "--after", "features.3", "--identity-init")
+    assert result.exit_code == 0, result.output
+    assert "features.4 to features.7 moved up by one, and so did their state_dict keys" in result.output
+    [rename] = [line.strip() for line in result.output.splitlines() if line.strip().startswith("state = ")]
+    load = (
+        f"import re, torch, vgg\nstate = torch.load('old.pt')\n{rename}\nmodel = vgg.VGG().eval()\n"
+        "missing, unexpected = model.load_state_dict(state, strict=False)\n"
+        "assert not unexpected and all(key.startswith('features.4.') for key in missing), (missing, unexpected)\n"
+        "out = model(torch.randn(1, 3, 16, 16, generator=torch.Generator().manual_seed(1)))\n"
+        "print(torch.equal(out, torch.load('out.pt')))\n"
+    )
+    run = subprocess.run([sys.executable, "-c", load], cwd=tmp_path, capture_output=True, text=True)
+    assert run.stdout.strip() == "True", run.stderr
+
+
+def test_name_inside_a_sequential_is_refused_not_ignored(tmp_path):
+    shutil.copy(EXAMPLE.parents[1] / "tests" / "corpus" / "vgg.py", tmp_path / "vgg.py")
+    before = (tmp_path / "vgg.py").read_bytes()
+    result = invoke("add", "se", "--into", tmp_path / "vgg.py", "--after", "features.3", "--name", "attn")
+    assert result.exit_code == 1
+    assert "--name attn cannot name an element of the nn.Sequential features" in result.output
+    assert "--after features" in result.output and (tmp_path / "vgg.py").read_bytes() == before
+    appended = invoke("add", "se", "--into", tmp_path / "vgg.py", "--after", "features.7")
+    assert "no element of features moved" in appended.output

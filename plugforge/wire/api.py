@@ -24,7 +24,7 @@ from .layers import TORCH_PREFIXES
 from .nodes import callee, code, indentation_of, names_read, parse_expression, short
 from .position import Position, choose
 from .replace import mark, original_text, replacement, restore
-from .sequential import locate, paths, with_element, without_element
+from .sequential import locate, paths, renumbered_keys, with_element, without_element
 
 ALREADY_WIRED = "already wired; nothing to do"
 
@@ -63,6 +63,7 @@ class _Request:
     replace: str | None
     channels: str | None
     index: ModuleIndex | None = None  # the files around the model, read once per request
+    explicit_name: bool = False  # the caller chose ``name`` (--name), rather than taking the default
 
     def check(self) -> None:
         role, block_name = self.block.role, self.block.class_name
@@ -102,13 +103,15 @@ def add(
     replace: str | None = None,
     channels: str | None = None,
     path: str | Path | None = None,
+    explicit_name: bool = False,
 ) -> Result:
     """Wire ``block`` into the model source; running it twice changes nothing the second time.
 
-    ``path`` is where the file lives, as for ``anchors``.
+    ``path`` is where the file lives, as for ``anchors``. ``explicit_name``: the user chose
+    ``name``, so a position that cannot take a name (an element of a Sequential) is an error.
     """
     index = ModuleIndex(Path(path)) if path is not None else None
-    request = _Request(block, origin, name, class_name, after, before, replace, channels, index)
+    request = _Request(block, origin, name, class_name, after, before, replace, channels, index, explicit_name)
     request.check()
     return _add(source, request, check_wired=True)
 
@@ -211,10 +214,17 @@ def _insert_into_sequential(analysis: ClassAnalysis, position: Position, request
     channels, note = _channels(analysis, position, request)
     call = block_call(request.block, channels)
     index = slot.index + (0 if position.mode == "before" else 1)
+    parent = position.anchor.rsplit(".", 1)[0]
+    if request.explicit_name:
+        raise WireError(
+            f"--name {request.name} cannot name an element of the nn.Sequential {parent}: its elements are "
+            f"numbered, so the block would be {parent}.{index}; drop --name, or wire after the whole "
+            f"Sequential (--after {parent.split('.')[0]}) to get self.{request.name}"
+        )
     node = analysis.model.node.deep_replace(slot.call, with_element(slot.call, index, call))
-    path = f"{position.anchor.rsplit('.', 1)[0]}.{index}"
+    path = f"{parent}.{index}"
     messages = [f"inserted {code(call)} as {path} ({position.mode} {position.anchor}); remove it by the name {path}"]
-    return node, messages + ([note] if note else [])
+    return node, messages + ([note] if note else []) + renumbered_keys(parent, index, len(slot.call.args))
 
 
 def _replace(analysis: ClassAnalysis, position: Position, request: _Request):
