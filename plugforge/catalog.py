@@ -161,13 +161,17 @@ class Param:
         if not _has_type(self.type, value):
             raise ParamError(f"{self.name} must be {self._expected()}, got {value!r}")
         items = value if self.is_list else [value]
-        if any(isinstance(item, float) and not (math.isfinite(item) or (self.allow_inf and item == item)) for item in items):
+        if any(isinstance(item, float) and not self._finite_enough(item) for item in items):
             allowed = "a number or inf" if self.allow_inf else "a finite number"
             raise ParamError(f"{self.name} must be {allowed}, got {literal(value)}")
         if self.min_items is not None and len(items) < self.min_items:
             raise ParamError(f"{self.name} needs at least {self.min_items} items, got {value!r}")
         if any(not self._allows(item) for item in items):
             raise ParamError(f"{self.name} must be {self.describe()}, got {value!r}")
+
+    def _finite_enough(self, item: float) -> bool:
+        """NaN never passes; an infinity only where the entry allows it."""
+        return math.isfinite(item) or (self.allow_inf and not math.isnan(item))
 
     def _allows(self, item: Any) -> bool:
         return not (

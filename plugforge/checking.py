@@ -114,7 +114,8 @@ def check(file: Path, expr: str, shapes: tuple[tuple[int, ...], ...], settings: 
             measure_version(current, expr, shapes, settings), f"{expr} from {current.label}", shapes, settings
         )
     other = other_version(file, against)
-    before, after = settings.alternately([_measured(other, expr, shapes, settings), _measured(current, expr, shapes, settings)])
+    measured = [_measured(version, expr, shapes, settings) for version in (other, current)]
+    before, after = settings.alternately(measured)
     return compare_report(before, after, expr, shapes, settings, (other.label, current.label))
 
 
@@ -443,8 +444,8 @@ def compare_report(before: Figures, after: Figures, expr: str, shapes: tuple[tup
             _ratio(after.peak_bytes, before.peak_bytes),
         ),
     ]
-    table = columns(rows)
-    return f"{expr}, {settings.title(shapes)}\nbefore: {labels[0]}\nafter:  {labels[1]}\n{table}{_noise_warning([before, after], settings)}"
+    head = f"{expr}, {settings.title(shapes)}\nbefore: {labels[0]}\nafter:  {labels[1]}"
+    return f"{head}\n{columns(rows)}{_noise_warning([before, after], settings)}"
 
 
 def _noise_warning(figures: list[Figures], settings: Settings) -> str:

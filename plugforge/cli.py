@@ -120,7 +120,7 @@ def new(block: str, out_dir: Path, sets: tuple[str, ...], no_tests: bool, force:
 @click.option("--channels", metavar="EXPR", help="Channel expression to pass instead of the inferred one.")
 @click.option("--inline", is_flag=True, help="Put the block's code into the model file instead of blocks/.")
 @click.option("--cell", type=click.IntRange(min=1),
-              help="Notebook only: the code cell to change (1 = first code cell; markdown cells are not counted).")  # fmt: skip
+              help="Notebook only: the code cell to change (1 = first code cell; markdown cells do not count).")  # fmt: skip
 @click.option("--identity-init", is_flag=True,
               help="Start the block as the identity, so a pretrained model computes what it did before.")  # fmt: skip
 @click.option("--dry-run", is_flag=True, help="Print a unified diff of every file; write nothing.")

@@ -59,8 +59,9 @@ def vendor_blocks(specs: list[BlockSpec], out_dir: Path, with_tests: bool, force
             users = sorted(spec.id for spec in exported.values() if lacking & set(spec.uses))
             raise FileConflictError(
                 f"{helpers_file}: you edited it, and it lacks {', '.join(missing)}, which {', '.join(users)} "
-                f"import{'s' if len(users) == 1 else ''}; nothing was written. Copy the missing definitions in from a fresh render "
-                f"(`plugforge vendor {' '.join(users)} -o OTHER_DIR`), or pass --force to rewrite it (your edits are lost)."
+                f"import{'s' if len(users) == 1 else ''}; nothing was written. Copy the missing definitions in "
+                f"from a fresh render (`plugforge vendor {' '.join(users)} -o OTHER_DIR`), or pass --force to "
+                "rewrite it (your edits are lost)."
             )
         del files[helpers_file]  # your edited helpers already define every layer the blocks import: keep them
         kept.append(Written(helpers_file, "kept"))

@@ -47,9 +47,13 @@ class Notebook:
         if cell is not None:
             codes = self._code_cells()
             if cell > len(codes):
-                raise PlugforgeError(f"{self.path} has {len(codes)} code cell(s), so there is no code cell {cell}; {self._candidates()}")
+                raise PlugforgeError(
+                    f"{self.path} has {len(codes)} code cell(s), so there is no code cell {cell}; {self._candidates()}"
+                )
             if codes[cell - 1] not in self._module_cells():
-                raise PlugforgeError(f"code cell {cell} of {self.path} defines no nn.Module class; {self._candidates()}")
+                raise PlugforgeError(
+                    f"code cell {cell} of {self.path} defines no nn.Module class; {self._candidates()}"
+                )
             return codes[cell - 1]
         defining = {n: classes for n, classes in self._module_cells().items() if not class_name or class_name in classes}
         if len(defining) == 1:

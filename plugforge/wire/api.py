@@ -331,7 +331,8 @@ def _default_message(analysis: ClassAnalysis, position: Position, request: _Requ
         return None
     verb = "replaces" if position.mode == "replace" else f"placed {position.mode}"
     block = request.block
-    where = f"{block.class_name} goes after the k x k conv" if block.insert_at == "kxk" else f"default for {block.role} blocks"
+    kxk = block.insert_at == "kxk"
+    where = f"{block.class_name} goes after the k x k conv" if kxk else f"default for {block.role} blocks"
     return (
         f"{verb} {position.anchor} in {analysis.name} ({where}); "
         f"explicit: --class {analysis.name} {position.option}"
