@@ -46,6 +46,9 @@ def info(spec: BlockSpec) -> str:
         default = "required" if p.required else f"default {_show(p.default)}"
         lines.append(f"  {p.name}: {p.describe()}, {default}")
         lines.append(f"      {p.doc}")
+    if spec.rules:
+        lines += ["", "Rules (checked as soon as the values are known):"]
+        lines += [f"  {rule.require}: {rule.why}" for rule in spec.rules]
     if spec.role != "utility":
         channels = spec.input.channels or "C"
         lines += ["", "Shape:"]

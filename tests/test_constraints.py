@@ -131,3 +131,9 @@ def test_new_refuses_a_broken_relation_before_rendering(tmp_path):
     assert result.exit_code == 1
     assert "len(groups) == len(kernels) must hold (one group count per kernel)" in result.output
     assert not list(tmp_path.iterdir())
+
+
+def test_info_lists_the_rules():
+    result = invoke("info", "psa")
+    assert "Rules (checked as soon as the values are known):" in result.output
+    assert "  len(groups) == len(kernels): one group count per kernel" in result.output
