@@ -150,3 +150,13 @@ def test_a_broken_notebook_is_a_clear_error(tmp_path):
     broken.write_text("{not json")
     result = invoke("add", "se", "--into", broken)
     assert result.exit_code == 1 and "is not a notebook" in result.output
+
+
+def test_channels_may_name_what_an_earlier_cell_defines(notebook):
+    data = json.loads(notebook.read_text())
+    data["cells"][1]["source"].append("\nWIDTH = 32\n")
+    notebook.write_text(json.dumps(data, indent=1, ensure_ascii=False) + "\n")
+    result = invoke("add", "se", "--into", notebook, "--after", "bn", "--channels", "WIDTH")
+    assert result.exit_code == 0, result.output
+    refused = invoke("add", "eca", "--into", notebook, "--after", "conv", "--channels", "len(WIDTH)")
+    assert refused.exit_code == 1 and "only int, round, max, min may be called" in refused.output

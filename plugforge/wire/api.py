@@ -127,7 +127,7 @@ def _add(source: str, request: _Request, check_wired: bool) -> Result:
         analysis, request.block.role, request.after, request.before, request.replace, request.block.insert_at
     )
     if request.channels is not None:
-        _check_channels(module, analysis, position, request.channels)
+        _check_channels(module, analysis, position, request)
     key = _wired_element(analysis, position, request.block) if check_wired else None
     if key and _reproduces(source, request, key, analysis.name):
         return Result(source, [ALREADY_WIRED])
@@ -276,7 +276,7 @@ def _channels(analysis: ClassAnalysis, position: Position, request: _Request):
     return channels, note + (f" ({rule})" if rule else "")
 
 
-def _check_channels(module: cst.Module, analysis: ClassAnalysis, position: Position, channels: str) -> None:
+def _check_channels(module: cst.Module, analysis: ClassAnalysis, position: Position, request: _Request) -> None:
     """``--channels`` is written where the block is built: refuse names not in scope there, and calls."""
     model = analysis.model
     assignment = model.assignments.get(position.anchor.split(".")[0])
@@ -286,7 +286,9 @@ def _check_channels(module: cst.Module, analysis: ClassAnalysis, position: Posit
     place = "in place of" if position.mode == "replace" else position.mode
     where = f"in {analysis.name}.__init__ {place} self.{position.anchor}"
     inherits = any(not base.startswith(TORCH_PREFIXES) for base in model.bases)
-    checked_channels(channels, scope_at(module, model.node, model.init, assignment.statement, after, where, inherits))
+    notebook = request.index is not None and request.index.in_notebook
+    scope = scope_at(module, model.node, model.init, assignment.statement, after, where, inherits, notebook)
+    checked_channels(request.channels, scope)
 
 
 def _fed_width(analysis: ClassAnalysis, anchor: str):

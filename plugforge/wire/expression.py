@@ -55,8 +55,13 @@ def scope_at(
     after: bool,
     where: str,
     inherits: bool,
+    other_cells: bool = False,
 ) -> InScope:
-    """Names bound before (or, ``after``, up to and including) ``statement`` of ``init``."""
+    """Names bound before (or, ``after``, up to and including) ``statement`` of ``init``.
+
+    ``inherits``: a user base class may assign any ``self.<attr>``. ``other_cells``: the
+    module is a notebook cell, and the cells run before it may define any module name.
+    """
     params = init.params
     names = {p.name.value for p in (*params.posonly_params, *params.params, *params.kwonly_params)}
     names |= {p.name.value for p in (params.star_arg, params.star_kwarg) if isinstance(p, cst.Param)}
@@ -75,7 +80,7 @@ def scope_at(
     attributes |= _class_level(class_node)
     return InScope(
         where, frozenset(names | module_names), tuple(sorted(names)), frozenset(attributes),
-        frozenset(later - attributes), star, inherits,
+        frozenset(later - attributes), star or other_cells, inherits,
     )  # fmt: skip
 
 
