@@ -4,7 +4,9 @@
 renders to the same text. That text is stored under the user cache directory,
 keyed by a hash of everything the render reads: the plugforge version, the
 renderer's own source, the entry file and the templates it uses. A change to
-any of them is a new key; a cache that cannot be written is simply skipped.
+any of them is a new key; a cache that cannot be written is simply skipped. An
+entry is used only when its header names the entry's default render and its
+body matches the hash the header records; otherwise it is rendered again.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import os
 import tempfile
 from pathlib import Path
 
-from plugforge import __version__
+from plugforge import __version__, provenance
 from plugforge.catalog import BlockSpec
 from plugforge.resources import templates_dir
 
@@ -33,14 +35,25 @@ def default_block(spec: BlockSpec) -> str:
     """The block file rendered with the entry's defaults, from the cache when possible."""
     path = cache_dir() / "renders" / f"{spec.id}-{_key(spec)}.py"
     try:
-        return path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError):
-        pass
+        text = None
+    if text is not None and _intact(text, spec):
+        return text
     from plugforge.render import render  # imports Jinja and black: only on a miss
 
     text = render(spec, spec.defaults(), with_tests=False).block
     _store(path, text)
     return text
+
+
+def _intact(text: str, spec: BlockSpec) -> bool:
+    """Whether a cached render is this entry's default render with its body matching the recorded hash.
+
+    Anything else (an edited, truncated or swapped entry) is rendered again and overwritten.
+    """
+    first = provenance.first_line(__version__, spec.id, spec.defaults())
+    return text.startswith(first + "\n") and provenance.is_pristine(text)
 
 
 def _key(spec: BlockSpec) -> str:

@@ -21,6 +21,9 @@ from plugforge.errors import CatalogError, ParamError, UnknownBlockError
 from plugforge.resources import catalog_dir
 
 ROLES = ("insert", "replace", "fuse", "layer", "utility")
+# Where `add` puts an insert block by default: after the last conv/norm of the main branch
+# (before the residual sum), or after the k x k conv (and its norm) of the main branch.
+INSERT_AT = ("end", "kxk")
 # How a block can start as the identity (`add --identity-init`), with what `info` says.
 IDENTITY = {
     "blend": "identity_init=True adds a learnable blend x + b * (block(x) - x) with b = 0 at the start",
@@ -58,6 +61,7 @@ FORMULA_FUNCTIONS = {
     "log2": math.log2,
     "max": max,
     "min": min,
+    "prod": math.prod,
     "range": range,
     "round": round,
     "sum": sum,
@@ -82,6 +86,9 @@ class Param:
     optional: bool = False
     min: float | None = None
     max: float | None = None
+    above: float | None = None  # strict bounds: the value must be > above and < below
+    below: float | None = None
+    allow_inf: bool = False  # a float that may be infinite (written as float("inf")); NaN never is
     choices: tuple[str, ...] = ()
     divides: str | None = None
     odd: bool = False
@@ -109,6 +116,10 @@ class Param:
             found.append(f"{each}>= {self.min}")
         if self.max is not None:
             found.append(f"{each}<= {self.max}")
+        if self.above is not None:
+            found.append(f"{each}> {self.above}")
+        if self.below is not None:
+            found.append(f"{each}< {self.below}")
         if self.odd:
             found.append(f"{each}odd")
         if self.choices:
@@ -150,15 +161,24 @@ class Param:
         if not _has_type(self.type, value):
             raise ParamError(f"{self.name} must be {self._expected()}, got {value!r}")
         items = value if self.is_list else [value]
+        if any(isinstance(item, float) and not self._finite_enough(item) for item in items):
+            allowed = "a number or inf" if self.allow_inf else "a finite number"
+            raise ParamError(f"{self.name} must be {allowed}, got {literal(value)}")
         if self.min_items is not None and len(items) < self.min_items:
             raise ParamError(f"{self.name} needs at least {self.min_items} items, got {value!r}")
         if any(not self._allows(item) for item in items):
             raise ParamError(f"{self.name} must be {self.describe()}, got {value!r}")
 
+    def _finite_enough(self, item: float) -> bool:
+        """NaN never passes; an infinity only where the entry allows it."""
+        return math.isfinite(item) or (self.allow_inf and not math.isnan(item))
+
     def _allows(self, item: Any) -> bool:
         return not (
             (self.min is not None and item < self.min)
             or (self.max is not None and item > self.max)
+            or (self.above is not None and item <= self.above)
+            or (self.below is not None and item >= self.below)
             or (self.odd and item % 2 == 0)
             or (self.choices and item not in self.choices)
         )
@@ -173,9 +193,12 @@ class Param:
 
 
 def literal(value: Any) -> str:
-    """Python source for a validated value; lists become tuples."""
+    """Python source for a validated value; lists become tuples, infinities ``float("inf")``."""
     if isinstance(value, (list, tuple)):
-        return repr(tuple(value))
+        items = [literal(item) for item in value]
+        return f"({items[0]},)" if len(items) == 1 else f"({', '.join(items)})"
+    if isinstance(value, float) and not math.isfinite(value):
+        return f'float("{value}")'  # inf, -inf, nan: repr() would be a bare name
     return repr(value)
 
 
@@ -204,6 +227,22 @@ def _has_type(kind: str, value: Any) -> bool:
     if kind == "float":
         return isinstance(value, (int, float)) and not isinstance(value, bool)
     return isinstance(value, str)
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A constraint between parameters, as a Python expression that must be true (``[[rules]]``)."""
+
+    require: str
+    why: str
+    names: frozenset[str]  # the parameters it reads: it is checked once all of them are known
+
+    def check(self, values: dict[str, Any]) -> None:
+        if not self.names <= values.keys():
+            return
+        if not evaluate(self.require, {**FORMULA_FUNCTIONS, **values}):
+            given = ", ".join(f"{name}={literal(values[name])}" for name in sorted(self.names))
+            raise ParamError(f"{self.require} must hold ({self.why}); got {given}")
 
 
 @dataclass(frozen=True)
@@ -278,9 +317,11 @@ class BlockSpec:
     template: str
     uses: tuple[str, ...]
     placement: str
+    insert_at: str
     input: Contract
     output: Contract
     params: dict[str, Param]
+    rules: tuple[Rule, ...]
     param_formula: str
     param_where: dict[str, str]
     tests: tuple[TestCase, ...]
@@ -318,7 +359,9 @@ class BlockSpec:
         return self.params[name]
 
     def check_relations(self, values: dict[str, Any]) -> None:
-        """Check constraints between parameters whose values are both known."""
+        """Check constraints between parameters whose values are all known."""
+        for rule in self.rules:
+            rule.check(values)
         for p in self.params.values():
             if p.divides and values.get(p.name) and values.get(p.divides) is not None:
                 if values[p.divides] % values[p.name]:
@@ -386,9 +429,12 @@ class _Entry:
 _ENTRY_KEYS = {
     "id", "class", "module", "aliases", "summary", "description", "category", "paper",
     "role", "template", "uses", "placement", "input", "output", "params", "param_count",
-    "tests", "invalid", "export_xfail", "identity",
+    "tests", "invalid", "export_xfail", "identity", "rules", "insert_at",
 }  # fmt: skip
-_PARAM_KEYS = {"type", "doc", "default", "optional", "min", "max", "choices", "divides", "odd", "min_items"}
+_PARAM_KEYS = {
+    "type", "doc", "default", "optional", "min", "max", "above", "below", "allow_inf", "choices", "divides", "odd",
+    "min_items",
+}  # fmt: skip
 
 
 def load_entry(path: Path, templates: set[str] | None = None, helpers: set[str] | None = None) -> BlockSpec:
@@ -446,9 +492,11 @@ def load_entry(path: Path, templates: set[str] | None = None, helpers: set[str] 
         template=template,
         uses=uses,
         placement=entry.get("placement", str, ""),
+        insert_at=_one_of(entry, "insert_at", INSERT_AT, "end"),
         input=inputs,
         output=outputs,
         params=params,
+        rules=tuple(_load_rule(entry, i, t, params) for i, t in enumerate(entry.get("rules", list, []))),
         param_formula=_check_formula(formula, "formula", formula.get("formula", str)),
         param_where={
             k: _check_formula(formula, f"where.{k}", v) for k, v in formula.get("where", dict, {}).items()
@@ -461,8 +509,16 @@ def load_entry(path: Path, templates: set[str] | None = None, helpers: set[str] 
     )
     if not spec.tests and not utility:
         raise entry.fail("tests", "needs at least one [[tests]] case")
+    try:
+        spec.check_relations(spec.defaults())
+    except ParamError as error:
+        raise entry.fail("rules", f"the defaults break a rule: {error}") from None
     for index, case in enumerate(spec.tests):
         _check_case_params(entry, f"tests[{index}].params", spec, case.params)
+        try:
+            spec.check_relations({**spec.defaults(), **case.params})
+        except ParamError as error:
+            raise entry.fail(f"tests[{index}].params", str(error)) from None
         counted = _count(entry, spec, index, case)
         if counted != case.param_count:
             raise entry.fail(
@@ -476,6 +532,13 @@ def load_entry(path: Path, templates: set[str] | None = None, helpers: set[str] 
             if name not in params:
                 raise entry.fail(f"invalid[{index}].params", f"unknown parameter {name!r}")
     return spec
+
+
+def _one_of(entry: _Entry, key: str, choices: tuple[str, ...], default: str) -> str:
+    value = entry.get(key, str, default)
+    if value not in choices:
+        raise entry.fail(key, f"must be one of {', '.join(choices)}; got {value!r}")
+    return value
 
 
 def _load_identity(entry: _Entry, params: dict[str, Param]) -> str | None:
@@ -510,11 +573,16 @@ def _load_params(entry: _Entry) -> dict[str, Param]:
             optional=sub.get("optional", bool, False),
             min=sub.get("min", (int, float), None),
             max=sub.get("max", (int, float), None),
+            above=sub.get("above", (int, float), None),
+            below=sub.get("below", (int, float), None),
+            allow_inf=sub.get("allow_inf", bool, False),
             choices=tuple(sub.get("choices", list, [])),
             divides=sub.get("divides", str, None),
             odd=sub.get("odd", bool, False),
             min_items=sub.get("min_items", int, None),
         )
+        if param.allow_inf and param.item_type != "float":
+            raise sub.fail("allow_inf", "only float parameters can be infinite")
         if param.choices and param.type != "str":
             raise sub.fail("choices", "only str parameters take choices")
         if param.type == "str" and not param.choices:
@@ -546,6 +614,17 @@ def _load_contract(entry: _Entry, params: dict[str, Param], is_input: bool) -> C
     if len(shapes) != len(names):
         raise entry.fail("shapes", f"needs one shape description per name ({len(names)}), got {len(shapes)}")
     return Contract(layout, channels, "" if is_input else entry.get("stride", str, ""), names, shapes)
+
+
+def _load_rule(entry: _Entry, index: int, table: Any, params: dict[str, Param]) -> Rule:
+    rule = _Entry(entry.path, table, f"rules[{index}].")
+    rule.check_keys({"require", "why"})
+    require = _check_formula(rule, "require", rule.get("require", str))
+    names = {node.id for node in ast.walk(ast.parse(require, mode="eval")) if isinstance(node, ast.Name)}
+    unknown = names - params.keys() - FORMULA_FUNCTIONS.keys()
+    if unknown:
+        raise rule.fail("require", f"names no parameter: {', '.join(sorted(unknown))}")
+    return Rule(require, rule.get("why", str), frozenset(names & params.keys()))
 
 
 def _load_paper(entry: _Entry) -> Paper:

@@ -33,7 +33,9 @@ from plugforge.cache import default_block
 from plugforge.catalog import BlockSpec
 from plugforge.describe import columns
 from plugforge.errors import PlugforgeError
-from plugforge.measure import Figures, MeasureError, PassError, measure, resolve_device, resolve_dtype
+from plugforge.measure import (
+    WIDE, Figures, MeasureError, PassError, alternating, measure, prepare, resolve_device, resolve_dtype, threads,
+)  # fmt: skip
 from plugforge.project import folder_of
 
 DEFAULT_MIN_RUN_TIME = 0.5
@@ -46,12 +48,13 @@ class CheckError(PlugforgeError):
 
 @dataclass(frozen=True)
 class Settings:
-    """How to measure: device, dtype, pass, and seconds of timed runs (``$PLUGFORGE_MIN_RUN_TIME``)."""
+    """How to measure: device, dtype, pass, threads, and seconds of timed runs (``$PLUGFORGE_MIN_RUN_TIME``)."""
 
     device: str = "cpu"
     dtype: str = "float32"
     backward: bool = False
     min_run_time: float | None = None
+    threads: int | None = None  # torch's intra-op threads; None keeps torch's default
 
     def validate(self) -> None:
         resolve_device(self.device)
@@ -67,12 +70,24 @@ class Settings:
             raise MeasureError(f"PLUGFORGE_MIN_RUN_TIME={text!r} is not a number of seconds") from None
 
     def measure(self, module: nn.Module, inputs: tuple) -> Figures:
-        kwargs = {"backward": self.backward, "device": self.device, "dtype": self.dtype}
-        return measure(module, inputs, **kwargs, min_run_time=self.run_time())
+        with threads(self.threads):
+            return measure(module, inputs, **self._kwargs(), min_run_time=self.run_time())
+
+    def alternately(self, measured: list[tuple[nn.Module, tuple, Figures]]) -> list[Figures]:
+        """The figures with every latency timed again, the modules' passes taking turns (for ratios)."""
+        with threads(self.threads):
+            runs = [prepare(module, inputs, **self._kwargs()) for module, inputs, _ in measured]
+            return alternating(runs, [figures for *_, figures in measured], self.run_time())
+
+    def _kwargs(self) -> dict:
+        return {"backward": self.backward, "device": self.device, "dtype": self.dtype}
 
     def title(self, shapes: tuple[tuple[int, ...], ...]) -> str:
         given = ", ".join(_shape(s) for s in shapes)
-        return f"input {given}, {self.device}, {self.dtype}, {'forward+backward' if self.backward else 'forward'}"
+        with threads(self.threads) as count:
+            used = f"{count} thread{'s' if count > 1 else ''}" if self.device == "cpu" else ""
+        what = "forward+backward" if self.backward else "forward"
+        return ", ".join(part for part in (f"input {given}", self.device, self.dtype, what, used) if part)
 
 
 @dataclass(frozen=True)
@@ -100,8 +115,8 @@ def check(file: Path, expr: str, shapes: tuple[tuple[int, ...], ...], settings: 
             measure_version(current, expr, shapes, settings), f"{expr} from {current.label}", shapes, settings
         )
     other = other_version(file, against)
-    before = measure_version(other, expr, shapes, settings)
-    after = measure_version(current, expr, shapes, settings)
+    measured = [_measured(version, expr, shapes, settings) for version in (other, current)]
+    before, after = settings.alternately(measured)
     return compare_report(before, after, expr, shapes, settings, (other.label, current.label))
 
 
@@ -109,25 +124,32 @@ def after_add(model: Path, original: bytes, expr: str, shapes: tuple[tuple[int, 
     """``add --check``: the wired model against the model as it was; raises if the wired one fails."""
     settings, shown = Settings(), _shown(model)
     try:
-        after = measure_version(Version(model, shown), expr, shapes, settings)
+        after = _measured(Version(model, shown), expr, shapes, settings)
     except PlugforgeError as error:
         raise CheckError(f"--check: the wired model fails, so every file was put back as it was.\n{error}") from None
     try:
-        before = measure_version(Version(model, f"{shown} before add", original), expr, shapes, settings)
+        before = _measured(Version(model, f"{shown} before add", original), expr, shapes, settings)
     except PlugforgeError as error:
         note = f"\n(the model before add fails at this input, so there is nothing to compare: {error})"
-        return single_report(after, f"{expr} from {shown}", shapes, settings) + note
-    return compare_report(before, after, expr, shapes, settings, (f"{shown} before add", shown))
+        return single_report(after[2], f"{expr} from {shown}", shapes, settings) + note
+    timed = settings.alternately([before, after])
+    return compare_report(*timed, expr, shapes, settings, (f"{shown} before add", shown))
 
 
 def measure_version(version: Version, expr: str, shapes: tuple[tuple[int, ...], ...], settings: Settings) -> Figures:
     """Import the version, build ``expr`` in its namespace, and measure it at random inputs."""
+    return _measured(version, expr, shapes, settings)[2]
+
+
+def _measured(version: Version, expr: str, shapes: tuple[tuple[int, ...], ...],
+              settings: Settings) -> tuple[nn.Module, tuple, Figures]:  # fmt: skip
+    """``measure_version`` with the model and inputs, to time them again alongside another version."""
     with imported(version) as (module, where):
         torch.manual_seed(0)
         model = build_model(module, expr, where)
         inputs = tuple(torch.randn(shape) for shape in shapes)
         try:
-            return settings.measure(model, inputs)
+            return model, inputs, settings.measure(model, inputs)
         except PassError as error:
             hint = _shape_hint(error.error, expr, shapes)
             raise CheckError(f"{error}{where.located(error.error)}{hint}") from None
@@ -316,8 +338,10 @@ def bench(specs: list[BlockSpec], overrides: dict[str, str], shape: tuple[int, .
     for spec in specs:  # every block can be built before any is measured
         _check_benchable(spec)
         _constructor_kwargs(spec, _own(spec, overrides), shape[1])
-    rows = [(spec.id, bench_block(spec, _own(spec, overrides), shape, settings)) for spec in specs]
-    return f"{settings.title((shape,))}\n{_bench_table(rows)}"
+    measured = [_bench_measured(spec, _own(spec, overrides), shape, settings) for spec in specs]
+    figures = settings.alternately(measured) if len(measured) > 1 else [measured[0][2]]
+    rows = [(spec.id, f) for spec, f in zip(specs, figures)]
+    return f"{settings.title((shape,))}\n{_bench_table(rows)}{_noise_warning(figures, settings)}"
 
 
 def _bench_table(rows: list[tuple[str, Figures]]) -> str:
@@ -331,6 +355,11 @@ def _bench_table(rows: list[tuple[str, Figures]]) -> str:
 
 def bench_block(spec: BlockSpec, overrides: dict[str, str], shape: tuple[int, ...], settings: Settings) -> Figures:
     """Render the block with its defaults, build it for ``shape`` and measure it."""
+    return _bench_measured(spec, overrides, shape, settings)[2]
+
+
+def _bench_measured(spec: BlockSpec, overrides: dict[str, str], shape: tuple[int, ...],
+                    settings: Settings) -> tuple[nn.Module, tuple, Figures]:  # fmt: skip
     _check_benchable(spec)
     kwargs = _constructor_kwargs(spec, overrides, shape[1])
     with tempfile.TemporaryDirectory(prefix="plugforge-bench-") as directory:
@@ -346,8 +375,9 @@ def bench_block(spec: BlockSpec, overrides: dict[str, str], shape: tuple[int, ..
             block = getattr(module, spec.class_name)(**kwargs)
         except Exception as error:
             raise CheckError(f"{spec.id}: building {call} failed: {_error(error)}; change --input or --set") from None
+        inputs = (torch.randn(shape),)
         try:
-            return settings.measure(block, (torch.randn(shape),))
+            return block, inputs, settings.measure(block, inputs)
         except PassError as error:
             raise CheckError(f"{spec.id}: {error}{where.located(error.error)}; at --input {_shape(shape)}") from None
 
@@ -381,6 +411,7 @@ def _constructor_kwargs(spec: BlockSpec, overrides: dict[str, str], channels: in
             raise CheckError(
                 f"{spec.id} needs {name} ({param.doc.rstrip('.')}), which has no default; give --set {name}=VALUE"
             )
+    spec.check_relations(values)  # now that the channels are known too
     return {name: values[name] for name in spec.params if name in values}
 
 
@@ -392,10 +423,10 @@ def single_report(figures: Figures, what: str, shapes: tuple[tuple[int, ...], ..
         ("output", _outputs(figures)),
         ("parameters", f"{figures.params:,}"),
         ("FLOPs", _flops(figures.flops)),
-        ("latency", f"{_latency(figures)} (median ± IQR)"),
+        ("latency", f"{_latency(figures)} (median ± IQR of {figures.runs} runs)"),
         ("peak memory", _memory(figures.peak_bytes)),
     ]
-    return f"{what}, {settings.title(shapes)}\n{columns(rows)}"
+    return f"{what}, {settings.title(shapes)}\n{columns(rows)}{_noise_warning([figures], settings)}"
 
 
 def compare_report(before: Figures, after: Figures, expr: str, shapes: tuple[tuple[int, ...], ...],
@@ -414,7 +445,21 @@ def compare_report(before: Figures, after: Figures, expr: str, shapes: tuple[tup
             _ratio(after.peak_bytes, before.peak_bytes),
         ),
     ]
-    return f"{expr}, {settings.title(shapes)}\nbefore: {labels[0]}\nafter:  {labels[1]}\n{columns(rows)}"
+    head = f"{expr}, {settings.title(shapes)}\nbefore: {labels[0]}\nafter:  {labels[1]}"
+    return f"{head}\n{columns(rows)}{_noise_warning([before, after], settings)}"
+
+
+def _noise_warning(figures: list[Figures], settings: Settings) -> str:
+    """A warning line when a latency's spread is too wide for its median (or a ratio) to be trusted."""
+    spread = max(f.spread for f in figures)
+    if spread <= WIDE:
+        return ""
+    fix = "run on an idle machine" + ("" if settings.threads == 1 else ", or with --threads 1")
+    return (
+        f"\nwarning: the latency spread is wide (interquartile range {spread:.0%} of the median, over "
+        f"{min(f.runs for f in figures)} runs or more): other load competes for the cores, so the latencies "
+        f"are not to be trusted; {fix}"
+    )
 
 
 def _outputs(figures: Figures) -> str:
@@ -433,9 +478,17 @@ def _flops(flops: int) -> str:
 
 
 def _latency(figures: Figures) -> str:
+    """``100 ± 4.6 µs``; ``825 µs ± 76 ms`` where the spread needs a larger unit."""
     median, iqr = figures.latency_s, figures.latency_iqr_s
-    scale, unit = next(((s, u) for s, u in ((1.0, "s"), (1e-3, "ms"), (1e-6, "µs")) if median >= s), (1e-9, "ns"))
-    return f"{_digits(median / scale, 3)} ± {_digits(iqr / scale, 2)} {unit}"
+    scale, unit = _unit(median)
+    if iqr < 1000 * scale:
+        return f"{_digits(median / scale, 3)} ± {_digits(iqr / scale, 2)} {unit}"
+    iqr_scale, iqr_unit = _unit(iqr)
+    return f"{_digits(median / scale, 3)} {unit} ± {_digits(iqr / iqr_scale, 2)} {iqr_unit}"
+
+
+def _unit(seconds: float) -> tuple[float, str]:
+    return next(((s, u) for s, u in ((1.0, "s"), (1e-3, "ms"), (1e-6, "µs")) if seconds >= s), (1e-9, "ns"))
 
 
 def _memory(size: int | None) -> str:

@@ -129,7 +129,8 @@ def new(block: str, out_dir: Path, sets: tuple[str, ...], no_tests: bool, force:
 @click.option("--set", "sets", multiple=True, metavar="NAME=VALUE", help="Set a hyperparameter. Repeatable.")
 @click.option("--channels", metavar="EXPR", help="Channel expression to pass instead of the inferred one.")
 @click.option("--inline", is_flag=True, help="Put the block's code into the model file instead of blocks/.")
-@click.option("--cell", type=click.IntRange(min=1), help="Notebook only: the code cell to change (1 = first cell).")
+@click.option("--cell", type=click.IntRange(min=1),
+              help="Notebook only: the code cell to change (1 = first code cell; markdown cells do not count).")  # fmt: skip
 @click.option("--identity-init", is_flag=True,
               help="Start the block as the identity, so a pretrained model computes what it did before.")  # fmt: skip
 @click.option("--dry-run", is_flag=True, help="Print a unified diff of every file; write nothing.")
@@ -190,7 +191,8 @@ def add(block: str, model: Path, class_name: str | None, after: str | None, befo
 @click.option("--from", "model", required=True, type=click.Path(dir_okay=False, path_type=Path),
               help="The model's .py file or notebook.")  # fmt: skip
 @click.option("--class", "class_name", metavar="CLASS", help="The nn.Module that holds the block.")
-@click.option("--cell", type=click.IntRange(min=1), help="Notebook only: the code cell that holds the block.")
+@click.option("--cell", type=click.IntRange(min=1),
+              help="Notebook only: the code cell that holds the block (1 = first code cell).")  # fmt: skip
 @click.option("--dry-run", is_flag=True, help="Print a unified diff of every file; write nothing.")
 def remove(name: str, model: Path, class_name: str | None, cell: int | None, dry_run: bool) -> None:
     """Undo `plugforge add`: remove the block attribute NAME, its calls and its import.
@@ -232,6 +234,8 @@ def _measure_options(command):
         click.option("--dtype", type=click.Choice(["float32", "bfloat16"]), default="float32", show_default=True,
                      help="Cast the parameters and float inputs to this type."),
         click.option("--backward", is_flag=True, help="Measure forward+backward in train mode (default: forward, eval)."),
+        click.option("--threads", type=click.IntRange(min=1), metavar="N",
+                     help="torch's CPU threads while measuring (default: torch's own); the report says which."),
     ]):  # fmt: skip
         command = option(command)
     return command
@@ -247,7 +251,7 @@ def _measure_options(command):
 @click.option("--against", metavar="REV_OR_FILE",
               help="Also measure another version (a file, or a git revision such as HEAD) and show ratios.")  # fmt: skip
 def check(file: Path, expr: str, inputs: tuple[str, ...], device: str, dtype: str, backward: bool,
-          against: str | None) -> None:  # fmt: skip
+          threads: int | None, against: str | None) -> None:  # fmt: skip
     """Build a model from FILE, run it on random inputs, and report what it costs.
 
     Reports the output shapes, parameter count, FLOPs, latency (median and
@@ -262,7 +266,7 @@ def check(file: Path, expr: str, inputs: tuple[str, ...], device: str, dtype: st
     """
     from plugforge import checking
 
-    settings = checking.Settings(device, dtype, backward)
+    settings = checking.Settings(device, dtype, backward, threads=threads)
     click.echo(checking.check(file, expr, _shapes(inputs), settings, against))
 
 
@@ -276,7 +280,7 @@ def check(file: Path, expr: str, inputs: tuple[str, ...], device: str, dtype: st
 @click.option("--compare", "others", multiple=True, metavar="ID",
               help="Other blocks for the same table, e.g. --compare eca,cbam. Repeatable.")  # fmt: skip
 def bench(block: str, sets: tuple[str, ...], shape: str, device: str, dtype: str, backward: bool,
-          others: tuple[str, ...]) -> None:  # fmt: skip
+          threads: int | None, others: tuple[str, ...]) -> None:  # fmt: skip
     """Measure BLOCK (rendered with its defaults) at one input: parameters, FLOPs, latency, memory.
 
     With --compare, one row per block and each latency as a ratio of BLOCK's.
@@ -290,7 +294,7 @@ def bench(block: str, sets: tuple[str, ...], shape: str, device: str, dtype: str
     from plugforge import checking
 
     specs = [find(name) for name in [block, *(n for group in others for n in group.split(",") if n.strip())]]
-    settings = checking.Settings(device, dtype, backward)
+    settings = checking.Settings(device, dtype, backward, threads=threads)
     click.echo(checking.bench(specs, _parse_sets(sets), _shapes((shape,))[0], settings))
 
 

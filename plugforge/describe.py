@@ -46,6 +46,9 @@ def info(spec: BlockSpec) -> str:
         default = "required" if p.required else f"default {_show(p.default)}"
         lines.append(f"  {p.name}: {p.describe()}, {default}")
         lines.append(f"      {p.doc}")
+    if spec.rules:
+        lines += ["", "Rules (checked as soon as the values are known):"]
+        lines += [f"  {rule.require}: {rule.why}" for rule in spec.rules]
     if spec.role != "utility":
         channels = spec.input.channels or "C"
         lines += ["", "Shape:"]
@@ -78,8 +81,9 @@ def examples(spec: BlockSpec) -> list[str]:
     tunable = next((p for p in spec.params.values() if not p.required), None)
     if tunable is not None:
         commands.append(f"plugforge new {spec.id} --set {tunable.name}={_show(tunable.default, cli=True)}")
-    if spec.role == "insert":
-        commands.append(f"plugforge add {spec.id} --into model.py --after bn2")
+    if spec.role == "insert":  # a ResNet bottleneck: conv1/bn1, the 3x3 conv2/bn2, conv3/bn3, then the sum
+        anchor = "bn2" if spec.insert_at == "kxk" else "bn3"
+        commands.append(f"plugforge add {spec.id} --into model.py  # placed as the paper does: --after {anchor}")
     elif spec.role == "replace":
         commands.append(f"plugforge add {spec.id} --into model.py --replace conv2")
     return commands

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,7 +18,7 @@ from plugforge.render import render, render_helpers
 @dataclass(frozen=True)
 class Written:
     path: Path
-    status: str  # "created", "overwritten" or "unchanged"
+    status: str  # "created", "overwritten", "unchanged" or "kept" (your edited file already has what is needed)
 
 
 def new_block(spec: BlockSpec, values: dict[str, Any], out_dir: Path, with_tests: bool, force: bool) -> list[Written]:
@@ -57,7 +58,35 @@ def _vendor_blocks(specs: list[BlockSpec], out_dir: Path, with_tests: bool, forc
     files[out_dir / "__init__.py"] = _package_init(sorted(exported.values(), key=lambda spec: spec.module))
     # __init__ and _helpers follow the folder's blocks: rewritten as long as they are still ours
     ours = [path for path in (out_dir / "__init__.py", out_dir / "_helpers.py") if _still_ours(path, files.get(path))]
-    return _write(files, out_dir, force, rewritable=ours)
+    kept = []
+    helpers_file = out_dir / "_helpers.py"
+    if helpers and not force and helpers_file.exists() and helpers_file not in ours:
+        missing = _missing(helpers_file, files[helpers_file])
+        if missing:
+            lacking = {name for name in helpers if _missing(helpers_file, render_helpers([name]))}
+            users = sorted(spec.id for spec in exported.values() if lacking & set(spec.uses))
+            raise FileConflictError(
+                f"{helpers_file}: you edited it, and it lacks {', '.join(missing)}, which {', '.join(users)} "
+                f"import{'s' if len(users) == 1 else ''}; nothing was written. Copy the missing definitions in "
+                f"from a fresh render (`plugforge vendor {' '.join(users)} -o OTHER_DIR`), or pass --force to "
+                "rewrite it (your edits are lost)."
+            )
+        del files[helpers_file]  # your edited helpers already define every layer the blocks import: keep them
+        kept.append(Written(helpers_file, "kept"))
+    return _write(files, out_dir, force, rewritable=ours) + kept
+
+
+def _missing(path: Path, rendered: str) -> list[str]:
+    """The module-level classes and functions of ``rendered`` that the file at ``path`` does not define."""
+    try:
+        mine = _defined(ast.parse(path.read_bytes()))
+    except (OSError, SyntaxError, ValueError):
+        mine = set()
+    return sorted(_defined(ast.parse(rendered)) - mine)
+
+
+def _defined(tree: ast.Module) -> set[str]:
+    return {node.name for node in tree.body if isinstance(node, (ast.ClassDef, ast.FunctionDef))}
 
 
 def _vendored_classes(out_dir: Path) -> dict[str, BlockSpec]:

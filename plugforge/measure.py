@@ -8,10 +8,15 @@ passes (a forward, or a forward and a backward) over the same inputs:
 2. one pass under ``torch.utils.flop_counter.FlopCounterMode`` for the FLOPs,
 3. one pass for the peak memory (see ``Figures.peak_bytes``),
 4. warm-up passes for a fifth of ``min_run_time``, then timed passes until
-   ``min_run_time`` seconds have run (at least three);
+   ``min_run_time`` seconds have run (at least ten), and while the spread is
+   wider than ``WIDE`` of the median, up to four times as long;
    each pass is timed on its own (``time.perf_counter``, with
    ``torch.cuda.synchronize`` around it on CUDA), so the median and the
    interquartile range are over single passes.
+
+``alternating`` times several prepared modules pass by pass in turn, so that load
+from other processes hits all of them alike: the only way a ratio of two latencies
+means something on a busy machine. ``threads`` sets torch's intra-op thread count.
 
 Forward-only passes run in eval mode under ``torch.no_grad()``. Backward passes
 run in train mode, with float inputs that require grad (a block inside a network
@@ -25,8 +30,9 @@ import gc
 import statistics
 import time
 import weakref
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
 from typing import Any
 
 import torch
@@ -38,7 +44,9 @@ from plugforge.errors import PlugforgeError
 
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16}
 DEVICES = ("cpu", "cuda")
-_MIN_RUNS = 3  # timed passes at least, however long each takes
+_MIN_RUNS = 10  # timed passes at least, however long each takes
+WIDE = 0.25  # an interquartile range wider than this fraction of the median is too noisy to trust
+_LONGER = 4  # a noisy measurement is timed up to this many times min_run_time
 _MAX_RUNS = 100_000
 
 
@@ -68,6 +76,12 @@ class Figures:
     # still alive (activations, saved tensors, gradients, outputs); kernel
     # workspaces and allocator caching are not included. None if not measured.
     peak_bytes: int | None
+    runs: int = 0  # timed passes behind the latency figures
+
+    @property
+    def spread(self) -> float:
+        """The interquartile range as a fraction of the median."""
+        return self.latency_iqr_s / self.latency_s if self.latency_s else 0.0
 
 
 def parse_shape(text: str) -> tuple[int, ...]:
@@ -122,18 +136,43 @@ def measure(
     Float inputs are cast to ``dtype`` and every input is moved to ``device``.
     Raises ``PassError`` if the module fails, ``MeasureError`` for bad settings.
     """
+    run = prepare(module, inputs, backward=backward, device=device, dtype=dtype)
+    shapes = _shapes(run.first())
+    with FlopCounterMode(display=False) as counter:
+        run()
+    peak = _peak_cuda(run, run.device) if run.device.type == "cuda" else _peak_cpu(run)
+    [(median, iqr, runs)] = _latency([run], min_run_time)
+    params = sum(p.numel() for p in module.parameters())
+    return Figures(shapes, params, int(counter.get_total_flops()), median, iqr, peak, runs)
+
+
+def prepare(module: torch.nn.Module, inputs: tuple, *, backward: bool = False, device: str = "cpu",
+            dtype: str = "float32") -> _Pass:  # fmt: skip
+    """The module moved and cast (in place), its inputs too: one pass, ready to run."""
     target, cast = resolve_device(device), resolve_dtype(dtype)
     module.to(device=target, dtype=cast).train(backward)
     inputs = tuple(_prepared(x, target, cast, backward) for x in inputs)
-    run = _Pass(module, inputs, backward)
-    shapes = _shapes(run.first())
-    sync = (lambda: torch.cuda.synchronize(target)) if target.type == "cuda" else (lambda: None)
-    with FlopCounterMode(display=False) as counter:
-        run()
-    peak = _peak_cuda(run, target) if target.type == "cuda" else _peak_cpu(run)
-    median, iqr = _latency(run, sync, min_run_time)
-    params = sum(p.numel() for p in module.parameters())
-    return Figures(shapes, params, int(counter.get_total_flops()), median, iqr, peak)
+    return _Pass(module, inputs, backward, target)
+
+
+def alternating(runs: list[_Pass], figures: list[Figures], min_run_time: float) -> list[Figures]:
+    """``figures`` with the latencies timed again, the passes of every module taking turns."""
+    timed = _latency(runs, min_run_time * len(runs))
+    return [replace(f, latency_s=m, latency_iqr_s=iqr, runs=n) for f, (m, iqr, n) in zip(figures, timed)]
+
+
+@contextmanager
+def threads(count: int | None) -> Iterator[int]:
+    """torch's intra-op thread count set to ``count`` (unchanged when None); yields the count in use."""
+    before = torch.get_num_threads()
+    if count is not None:
+        if count < 1:
+            raise MeasureError(f"--threads {count}: give a positive number of threads, e.g. --threads 1")
+        torch.set_num_threads(count)
+    try:
+        yield torch.get_num_threads()
+    finally:
+        torch.set_num_threads(before)
 
 
 def _prepared(value: Any, device: torch.device, dtype: torch.dtype, backward: bool) -> Any:
@@ -146,8 +185,12 @@ def _prepared(value: Any, device: torch.device, dtype: torch.dtype, backward: bo
 class _Pass:
     """One forward (and backward) pass of the module over fixed inputs."""
 
-    def __init__(self, module: torch.nn.Module, inputs: tuple, backward: bool):
-        self.module, self.inputs, self.backward = module, inputs, backward
+    def __init__(self, module: torch.nn.Module, inputs: tuple, backward: bool, device: torch.device):
+        self.module, self.inputs, self.backward, self.device = module, inputs, backward, device
+
+    def sync(self) -> None:
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
 
     def __call__(self) -> Any:
         if not self.backward:
@@ -187,28 +230,49 @@ def _shapes(out: Any) -> tuple[tuple[int, ...], ...]:
     return tuple(tuple(t.shape) for t in tree_leaves(out) if isinstance(t, torch.Tensor))
 
 
-def _latency(run: Callable[[], Any], sync: Callable[[], None], min_run_time: float) -> tuple[float, float]:
-    """Median and interquartile range of single-pass times, after warm-up."""
-    times: list[float] = []
+def _latency(runs: list[_Pass], min_run_time: float) -> list[tuple[float, float, int]]:
+    """Median, interquartile range and count of single-pass times of each run, after warm-up.
+
+    The runs take turns pass by pass, in an order that rotates each round. Timing goes on
+    for ``min_run_time`` seconds and at least ``_MIN_RUNS`` rounds, and while any spread
+    is wider than ``WIDE``, up to ``_LONGER`` times as long.
+    """
+    times: list[list[float]] = [[] for _ in runs]
     enabled = gc.isenabled()
     gc.disable()
     try:
-        for budget, least, record in ((min_run_time / 5, 1, False), (min_run_time, _MIN_RUNS, True)):
-            start = time.perf_counter()
-            runs = 0
-            while runs < least or (time.perf_counter() - start < budget and runs < _MAX_RUNS):
-                sync()
-                begin = time.perf_counter()
-                run()
-                sync()
-                if record:
-                    times.append(time.perf_counter() - begin)
-                runs += 1
+        _rounds(runs, None, min_run_time / 5, 1)  # warm-up
+        start = time.perf_counter()
+        _rounds(runs, times, min_run_time, _MIN_RUNS)
+        while any(_spread(t) > WIDE for t in times) and time.perf_counter() - start < _LONGER * min_run_time:
+            _rounds(runs, times, min_run_time / 2, 1)
     finally:
         if enabled:
             gc.enable()
-    q1, _, q3 = statistics.quantiles(times, n=4, method="inclusive")
-    return statistics.median(times), q3 - q1
+    found = []
+    for samples in times:
+        q1, _, q3 = statistics.quantiles(samples, n=4, method="inclusive")
+        found.append((statistics.median(samples), q3 - q1, len(samples)))
+    return found
+
+
+def _rounds(runs: list[_Pass], times: list[list[float]] | None, budget: float, least: int) -> None:
+    start, rounds = time.perf_counter(), 0
+    while rounds < least or (time.perf_counter() - start < budget and rounds < _MAX_RUNS):
+        for offset in range(len(runs)):
+            index = (rounds + offset) % len(runs)
+            runs[index].sync()
+            begin = time.perf_counter()
+            runs[index]()
+            runs[index].sync()
+            if times is not None:
+                times[index].append(time.perf_counter() - begin)
+        rounds += 1
+
+
+def _spread(samples: list[float]) -> float:
+    q1, median, q3 = statistics.quantiles(samples, n=4, method="inclusive")
+    return (q3 - q1) / median if median else 0.0
 
 
 def _peak_cuda(run: _Pass, device: torch.device) -> int:

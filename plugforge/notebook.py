@@ -46,11 +46,19 @@ class Notebook:
         return cls(path, data, _indent_of(text))
 
     def choose_cell(self, cell: int | None, class_name: str | None) -> int:
-        """The 1-based number of the code cell to wire: given, the one defining the class, or the only one."""
+        """The cell to wire (its 1-based position among all cells): ``cell``, the N-th code cell
+        (markdown cells are not counted), else the one defining the class, or the only one."""
         if cell is not None:
-            if cell not in self._module_cells():
-                raise PlugforgeError(f"cell {cell} of {self.path} defines no nn.Module class; {self._candidates()}")
-            return cell
+            codes = self._code_cells()
+            if cell > len(codes):
+                raise PlugforgeError(
+                    f"{self.path} has {len(codes)} code cell(s), so there is no code cell {cell}; {self._candidates()}"
+                )
+            if codes[cell - 1] not in self._module_cells():
+                raise PlugforgeError(
+                    f"code cell {cell} of {self.path} defines no nn.Module class; {self._candidates()}"
+                )
+            return codes[cell - 1]
         defining = {n: classes for n, classes in self._module_cells().items() if not class_name or class_name in classes}
         if len(defining) == 1:
             return next(iter(defining))
@@ -79,6 +87,13 @@ class Notebook:
             data["cells"][cell - 1]["source"] = text.splitlines(keepends=True)
         return json.dumps(data, indent=self.indent, ensure_ascii=False) + "\n"
 
+    def label(self, number: int) -> str:
+        """How ``--cell`` names the cell at position ``number``: ``code cell 2``."""
+        return f"code cell {self._code_cells().index(number) + 1}"
+
+    def _code_cells(self) -> list[int]:
+        return [n for n, cell in enumerate(self.data["cells"], start=1) if cell.get("cell_type") == "code"]
+
     def _cell(self, number: int) -> dict[str, Any]:
         return self.data["cells"][number - 1]
 
@@ -98,7 +113,8 @@ class Notebook:
         cells = self._module_cells()
         if not cells:
             return "define the model class in a code cell first"
-        return "cells with nn.Module classes: " + "; ".join(f"--cell {n} ({', '.join(c)})" for n, c in cells.items())
+        listed = "; ".join(f"--cell {self.label(n)[10:]} ({', '.join(c)})" for n, c in cells.items())
+        return f"code cells with nn.Module classes (markdown cells are not counted): {listed}"
 
 
 def _indent_of(text: str) -> int | None:

@@ -6,7 +6,9 @@ Like ``plugforge.wire`` this module never imports torch, the catalog or the rend
 from __future__ import annotations
 
 import difflib
+import importlib.machinery
 import os
+import sys
 import tempfile
 import tomllib
 from collections.abc import Iterable, Iterator
@@ -62,9 +64,8 @@ def find_config(model_path: Path | str) -> Config:
     style = table.get("style", "module")
     if style not in STYLES:
         raise WireError(f'style = {style!r} in [tool.plugforge] of {pyproject}; use "module" or "inline"')
-    base = pyproject.parent if pyproject else model_dir
-    blocks_dir = base / _path_value(table, "blocks-dir", pyproject) if "blocks-dir" in table else model_dir / "blocks"
-    tests_dir = base / _path_value(table, "tests-dir", pyproject) if "tests-dir" in table else None
+    blocks_dir = _path_value(table, "blocks-dir", pyproject) if "blocks-dir" in table else model_dir / "blocks"
+    tests_dir = _path_value(table, "tests-dir", pyproject) if "tests-dir" in table else None
     render_tests = table.get("render-tests", False)
     if not isinstance(render_tests, bool):
         raise WireError(f"render-tests in [tool.plugforge] of {pyproject} must be true or false")
@@ -101,11 +102,23 @@ def _plugforge_table(pyproject: Path) -> dict:
     return table
 
 
-def _path_value(table: dict, key: str, pyproject: Path | None) -> str:
+def _path_value(table: dict, key: str, pyproject: Path) -> Path:
+    """A configured folder: relative to the pyproject.toml's folder, and never outside it."""
     value = table[key]
     if not isinstance(value, str) or not value.strip():
         raise WireError(f"{key} in [tool.plugforge] of {pyproject} must be a non-empty path string")
-    return value
+    project = pyproject.parent.resolve()
+    path = (project / value).resolve()
+    if not path.is_relative_to(project):
+        raise WireError(
+            f"{key} = {value!r} in [tool.plugforge] of {pyproject} points outside the project ({path}); "
+            f"plugforge writes only inside {project}: give a folder under it, e.g. {key} = \"{_example(key)}\""
+        )
+    return path
+
+
+def _example(key: str) -> str:
+    return {"blocks-dir": "src/mynet/blocks", "tests-dir": "tests/blocks"}.get(key, "blocks")
 
 
 def import_for(model_path: Path | str, block_file_path: Path | str) -> ImportSpec:
@@ -116,6 +129,7 @@ def import_for(model_path: Path | str, block_file_path: Path | str) -> ImportSpe
         packages = _package_chain(model_dir)
         for level, package in enumerate(packages, start=1):
             if block_file.is_relative_to(package):
+                _refuse_shadowing(block_file, package)
                 return ImportSpec(_module_path(block_file, package), level, _missing_inits(block_file, package))
         root = packages[-1].parent
     else:
@@ -125,7 +139,44 @@ def import_for(model_path: Path | str, block_file_path: Path | str) -> ImportSpe
             f"the blocks directory {block_file.parent} is outside {root}, so the model cannot import from it; "
             f"set blocks-dir under {root} in [tool.plugforge], or use --inline"
         )
+    _refuse_shadowing(block_file, root)
+    _refuse_top_level_clash(block_file, root)
     return ImportSpec(_module_path(block_file, root), 0, _missing_inits(block_file, root))
+
+
+_FIX = 'set another folder in pyproject.toml, e.g. [tool.plugforge] blocks-dir = "plugforge_blocks", or use --inline'
+
+
+def _refuse_shadowing(block_file: Path, root: Path) -> None:
+    """Each folder from ``root`` down to the block is (or becomes) a package, and a package hides a
+    module of the same name beside it (``blocks/`` hides ``blocks.py``): refuse that, naming the fix."""
+    directory = block_file.parent
+    while directory != root:
+        module = directory.parent / f"{directory.name}.py"
+        if module.is_file():
+            raise WireError(
+                f"{display(module)} would be hidden by the package {display(directory)}/ that holds the blocks "
+                f"(`import {directory.name}` would load the package, and your {directory.name}.py would no longer "
+                f"be found); {_FIX}"
+            )
+        directory = directory.parent
+
+
+def _refuse_top_level_clash(block_file: Path, root: Path) -> None:
+    """An absolute import's first name must not be a standard-library or installed module it would hide."""
+    name = block_file.relative_to(root).parts[0].removesuffix(".py")
+    if (root / name).is_dir() and (root / name / "__init__.py").is_file():
+        return  # the user's own package already has that name
+    here = {root.resolve(), Path.cwd().resolve()}
+    elsewhere = [entry for entry in sys.path if entry and Path(entry).resolve() not in here]
+    clash = "the standard library's" if name in sys.stdlib_module_names else None
+    if clash is None and importlib.machinery.PathFinder.find_spec(name, elsewhere) is not None:
+        clash = "the installed"
+    if clash:
+        raise WireError(
+            f"the blocks folder {display(block_file.parent)} would be imported as `{name}`, which hides "
+            f"{clash} module {name}; {_FIX}"
+        )
 
 
 def absolute_module(block_file: Path, new_inits: list[Path]) -> str:
@@ -259,6 +310,8 @@ def _read(path: Path) -> str | None:
 
 def _diff(path: Path, new: str | None) -> str:
     old, name = _read(path), display(path)
+    if not old and not new:  # no lines, so no hunk: say what happens instead of a bare header
+        return f"diff --git a/{name} b/{name}\n{'new' if old is None else 'deleted'} empty file {name}\n"
     lines = difflib.unified_diff(
         _lines(old),
         _lines(new),

@@ -281,6 +281,10 @@ def _scalar_rules(p: Param, var: str) -> list[str]:
         rules.append(f"{var} < {p.min!r}")
     if p.max is not None:
         rules.append(f"{var} > {p.max!r}")
+    if p.above is not None:
+        rules.append(f"{var} <= {p.above!r}")
+    if p.below is not None:
+        rules.append(f"{var} >= {p.below!r}")
     if p.odd:
         rules.append(f"{var} % 2 == 0")
     if p.choices:
@@ -291,6 +295,8 @@ def _scalar_rules(p: Param, var: str) -> list[str]:
 def _rule_text(p: Param) -> str:
     parts = [f">= {p.min!r}"] if p.min is not None else []
     parts += [f"<= {p.max!r}"] if p.max is not None else []
+    parts += [f"> {p.above!r}"] if p.above is not None else []
+    parts += [f"< {p.below!r}"] if p.below is not None else []
     parts += ["odd"] if p.odd else []
     parts += ["one of " + ", ".join(repr(c) for c in p.choices)] if p.choices else []
     return " and ".join(parts)
@@ -317,7 +323,7 @@ def _bad_values(p: Param, current: Any) -> list[Any]:
     if p.is_list and current is None:
         current = []  # an optional list left unset: build bad values from scratch
     scalar = current[0] if p.is_list and current else current
-    for bound, step in ((p.min, -1), (p.max, 1)):
+    for bound, step in ((p.min, -1), (p.max, 1), (p.above, 0), (p.below, 0)):
         if bound is not None:
             wrong = bound + step if p.item_type == "int" else bound + step * 0.5
             bad.append([wrong, *current[1:]] if p.is_list else wrong)

@@ -95,8 +95,9 @@ def pristine(path: Path, header: Provenance) -> str:
             return fresh
     raise PlugforgeError(
         f"{path}: its pristine render is gone ({provenance.base_path(path)} is missing or does not match the "
-        f"header) and plugforge {__version__} cannot render it again as plugforge {header.version} did; restore "
-        "that file from version control, or re-render the block with `plugforge new ... --force`"
+        f"header) and plugforge {__version__} cannot render it again as plugforge {header.version} did (the "
+        "catalog changed since, or the header's first line was edited); restore both files from version "
+        "control, or re-render the block with `plugforge new ... --force`"
     )
 
 
@@ -135,7 +136,67 @@ def _read_rendered(path: Path) -> tuple[str, Provenance]:
             f"{path} has no plugforge header, so there is nothing to compare it with; "
             "only files rendered by plugforge 0.1.0 or later (first two lines intact) can be diffed or updated"
         )
+    _check_header(path, text, header)
     return text, header
+
+
+def _check_header(path: Path, text: str, header: Provenance) -> None:
+    """The header must be the one the kept pristine render carries: it records how the file was made.
+
+    An edited header (a parameter changed by hand) would make `update` render another
+    configuration and call the difference a conflict, so it is an error that says what
+    changed and how to restore it.
+    """
+    try:
+        base = provenance.base_path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return  # no kept render: `pristine` renders the header's configuration and checks it against the hash
+    original = provenance.read(base)
+    if original is None or not provenance.is_pristine(base):
+        return
+    kept, yours = _header_lines(base), _header_lines(text)
+    if kept == yours:
+        return
+    changes = "; ".join(_header_changes(original, header)) or "the header lines were edited"
+    hint = ""
+    if header.block_id == original.block_id and header.params != original.params:
+        sets = " ".join(f"--set {k}={_shown_value(v)}" for k, v in header.params.items() if original.params.get(k) != v)
+        hint = (
+            f" To change a parameter, pass it where the block is constructed, or render the block again with "
+            f"`plugforge new {header.block_id} {sets} --force`."
+        )
+    raise PlugforgeError(
+        f"{project.display(path)}: its header was edited ({changes}), so its recorded hash no longer verifies; "
+        f"the header records how the file was rendered. Restore the first two lines to\n{kept[0]}\n{kept[1]}\n"
+        f"(they are in {project.display(provenance.base_path(path))}).{hint}"
+    )
+
+
+def _header_lines(text: str) -> list[str]:
+    return [line.rstrip("\r") for line in text.split("\n", 2)[:2]]
+
+
+def _header_changes(original: Provenance, header: Provenance) -> list[str]:
+    changes = []
+    for name in dict.fromkeys([*original.params, *header.params]):
+        before, after = original.params.get(name, "(unset)"), header.params.get(name, "(unset)")
+        if before != after:
+            changes.append(f"{name} {_shown_value(before)} -> {_shown_value(after)}")
+    for label, before, after in (
+        ("catalog entry", original.block_id, header.block_id),
+        ("plugforge version", original.version, header.version),
+        ("recorded sha256", original.sha256, header.sha256),
+    ):
+        if before != after:
+            changes.append(f"{label} {before} -> {after}")
+    return changes
+
+
+def _shown_value(value: object) -> str:
+    """A header value as ``--set`` takes it: ``3,5``, ``true``, ``8``."""
+    if isinstance(value, list):
+        return ",".join(map(str, value))
+    return str(value).lower() if isinstance(value, bool) else str(value)
 
 
 def _searched(directory: Path) -> bool:

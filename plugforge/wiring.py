@@ -73,6 +73,7 @@ def _add(
         params=tuple(spec.params),
         kwargs=_non_default_kwargs(spec, values),
         same_channels=_same_channels(spec, values, overrides),
+        insert_at=spec.insert_at,
     )
     source, rewrite, notes = _document(model, cell, class_name)
     config = project.find_config(model)
@@ -89,6 +90,11 @@ def _add(
             changes[provenance.base_path(block_file)] = code  # the pristine copy for `diff` and `update`
         elif not block_file.is_file():
             raise PlugforgeError(f"{_shown(block_file)} is a folder, where the block's file goes; move it away")
+        elif getattr(provenance.read_path(block_file), "block_id", None) != spec.id:
+            raise PlugforgeError(
+                f"{_shown(block_file)} exists and is not plugforge's render of {spec.id}, so the block cannot be "
+                f"vendored there; rename your file, set another blocks-dir in [tool.plugforge], or use --inline"
+            )
         elif block_file.read_text(encoding="utf-8", errors="replace") != code:
             notes.append(f"kept {_shown(block_file)} as it is (it differs from a fresh render: your edits stay)")
         changes.update({init: "" for init in target.missing_inits})
@@ -96,7 +102,7 @@ def _add(
             changes.update(_tests_for(spec, block_file, config.tests_dir, target.missing_inits))
     wire_add = partial(
         wire.add, source, block, origin, name=name or spec.id, class_name=class_name,
-        after=after, before=before, replace=replace, path=model,
+        after=after, before=before, replace=replace, path=model, explicit_name=name is not None,
     )  # fmt: skip
     try:
         result = wire_add(channels=channels)
@@ -164,9 +170,10 @@ def _remove(
     changes: dict[Path, str | None] = {model: rewrite(result.source)}
     messages = list(result.messages) + notes
     vendored = [path for origin in result.removed_origins if (path := _vendored_file(model, origin))]
-    others = [p for p in _python_files(model) if p != model.resolve()] if vendored else []
+    root = _project_root(model)
+    others = [p for p in _python_files(root) if p != model.resolve()] if vendored else []
     for block_file in vendored:
-        users = [p for p in others if _imports(p, block_file.stem)]
+        users = [p for p in others if block_file.resolve() in _imported_files(p, root)]
         if users:
             messages.append(f"kept {_shown(block_file)}: still imported by {', '.join(_shown(p) for p in users)}")
             continue
@@ -213,7 +220,7 @@ def _document(model: Path, cell: int | None, class_name: str | None) -> tuple[st
     if model.suffix == ".ipynb":
         book = Notebook.read(model)
         number = book.choose_cell(cell, class_name)
-        return book.source(number), partial(book.with_source, number), [f"in cell {number} of {_shown(model)}"]
+        return book.source(number), partial(book.with_source, number), [f"in {book.label(number)} of {_shown(model)}"]
     if cell is not None:
         raise PlugforgeError(f"--cell picks a cell of a notebook, and {model} is not one; drop --cell")
     return read_source(model), lambda text: text, []
@@ -314,24 +321,44 @@ def _vendored_file(model: Path, origin: str) -> Path | None:
     return path if path.is_file() else None
 
 
-def _python_files(model: Path) -> list[Path]:
+def _project_root(model: Path) -> Path:
     root = project.find_config(model).pyproject
-    base = root.parent if root else project.folder_of(model)
-    return [p.resolve() for p in base.rglob("*.py") if ".venv" not in p.parts and "site-packages" not in p.parts]
+    return root.parent.resolve() if root else project.folder_of(model).resolve()
 
 
-def _imports(path: Path, stem: str) -> bool:
-    """Whether the file imports a module whose last component is ``stem``."""
+def _python_files(root: Path) -> list[Path]:
+    return [p.resolve() for p in root.rglob("*.py") if ".venv" not in p.parts and "site-packages" not in p.parts]
+
+
+def _imported_files(path: Path, root: Path) -> set[Path]:
+    """The files of the project that ``path`` imports, each import resolved as Python would find it.
+
+    Relative imports from the file's package; absolute ones from the file's folder (a
+    script), the folder above its package, and the project root.
+    """
     try:
         tree = ast.parse(path.read_bytes())
     except (SyntaxError, ValueError, OSError):  # not Python, or not readable (a dangling link): imports nothing
-        return False
+        return set()
+    top = path.parent
+    while (top / "__init__.py").is_file() and top.parent != top:
+        top = top.parent
+    bases = list(dict.fromkeys([path.parent, top, root]))
+    found = set()
     for node in ast.walk(tree):
-        if isinstance(node, ast.ImportFrom) and node.module and node.module.rsplit(".", 1)[-1] == stem:
-            return True
-        if isinstance(node, ast.Import) and any(a.name.rsplit(".", 1)[-1] == stem for a in node.names):
-            return True
-    return False
+        if isinstance(node, ast.Import):
+            modules = [(bases, alias.name) for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.level <= len(path.parents):
+            start = [path.parents[node.level - 1]] if node.level else bases
+            base = node.module or ""
+            modules = [(start, base)] * bool(base) + [(start, f"{base}.{a.name}".lstrip(".")) for a in node.names]
+        else:
+            continue
+        for starts, module in modules:
+            for start in starts:
+                target = start.joinpath(*module.split("."))
+                found |= {f.resolve() for f in (target.with_suffix(".py"), target / "__init__.py") if f.is_file()}
+    return found
 
 
 def _shown(path: Path) -> str:

@@ -186,11 +186,24 @@ def test_shape_preserving_convs_replace_a_stride_free_conv(block, tmp_path):
 def test_headline_command_places_the_block_where_the_paper_does(model):
     result = invoke("add", "sknet", "--into", model)
     assert result.exit_code == 0, result.output
-    assert "placed after bn3 in Bottleneck (default for insert blocks); explicit: --class Bottleneck --after bn3" in result.output
+    assert "placed after bn2 in Bottleneck (SKConv goes after the k x k conv); explicit: --class Bottleneck --after bn2" in result.output
     text = model.read_text()
     assert "from blocks.sk import SKConv" in text
-    assert "self.sk = SKConv(planes * self.expansion)" in text
-    assert "out = self.sk(self.bn3(self.conv3(out)))" in text
+    assert "self.sk = SKConv(planes)" in text  # the paper's SK unit works at the bottleneck's inner width
+    assert "out = self.relu(self.sk(self.bn2(self.conv2(out))))" in text
+
+
+def test_info_the_default_position_and_the_readme_agree_on_where_sk_goes(model):
+    from plugforge.catalog import find
+    from plugforge.describe import info
+
+    shown = info(find("sk"))
+    assert "right after that conv and its norm (bn2)" in shown and "--after bn2" in shown
+    assert "explicit: --class Bottleneck --after bn2" in invoke("add", "sknet", "--into", model).output
+    readme = (EXAMPLE.parents[1] / "README.md").read_text()
+    assert "placed after bn2 in Bottleneck (SKConv goes after the k x k conv)" in readme
+    se = info(find("se"))  # SE: after the residual branch's last conv/norm, the default
+    assert "--after bn3" in se and "--after bn2" not in se
 
 
 def test_add_is_idempotent_and_remove_restores_the_exact_bytes(model):
@@ -215,6 +228,46 @@ def test_remove_keeps_a_vendored_file_another_model_imports(model):
     result = invoke("remove", "se", "--from", model)
     assert "kept blocks/se.py: still imported by" in result.output or "still imported by" in result.output
     assert (model.parent / "blocks" / "se.py").is_file()
+
+
+def test_remove_resolves_imports_to_files_before_keeping_a_block(tmp_path, monkeypatch):
+    """The README's order: `new sk -o blocks/` at the root, then add and remove sk in examples/."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "pyproject.toml").write_text("[project]\nname = 'demo'\n")
+    assert invoke("new", "sk", "-o", "blocks").exit_code == 0  # blocks/test_sk.py: `from sk import SKConv`
+    model = tmp_path / "examples" / "model.py"
+    model.parent.mkdir()
+    shutil.copy(EXAMPLE, model)
+    assert invoke("add", "sknet", "--into", model).exit_code == 0
+    result = invoke("remove", "sk", "--from", model)
+    assert result.exit_code == 0, result.output
+    assert "deleted examples/blocks/sk.py (nothing else imports it)" in result.output
+    assert not (tmp_path / "examples" / "blocks").exists() and (tmp_path / "blocks" / "sk.py").is_file()
+
+
+@pytest.mark.parametrize(
+    "user, code",
+    [
+        ("examples/train.py", "from blocks.sk import SKConv\n"),
+        ("examples/train.py", "import blocks.sk\n"),
+        ("examples/train.py", "from blocks import sk\n"),
+        ("examples/pkg/use.py", "from ..blocks.sk import SKConv\n"),
+    ],
+)
+def test_remove_keeps_a_block_that_another_file_really_imports(tmp_path, monkeypatch, user, code):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "pyproject.toml").write_text("[project]\nname = 'demo'\n")
+    model = tmp_path / "examples" / "model.py"
+    model.parent.mkdir()
+    shutil.copy(EXAMPLE, model)
+    (tmp_path / "examples" / "pkg").mkdir()
+    (tmp_path / "examples" / "pkg" / "__init__.py").write_text("")
+    (tmp_path / user).write_text(code)
+    assert invoke("add", "sknet", "--into", model).exit_code == 0
+    result = invoke("remove", "sk", "--from", model)
+    assert result.exit_code == 0, result.output
+    assert "kept examples/blocks/sk.py: still imported by" in result.output
+    assert (tmp_path / "examples" / "blocks" / "sk.py").is_file()
 
 
 def test_dry_run_prints_a_diff_and_writes_nothing(model):
@@ -305,3 +358,37 @@ def test_add_and_anchors_do_not_import_torch(model):
     )
     result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
+
+
+def test_after_a_sequential_element_prints_the_key_renaming_that_loads_old_weights(tmp_path):
+    """`--after features.3` renumbers features.4 on: the printed renaming loads a pretrained state_dict."""
+    shutil.copy(EXAMPLE.parents[1] / "tests" / "corpus" / "vgg.py", tmp_path / "vgg.py")
+    save = (
+        "import torch, vgg\ntorch.manual_seed(0)\nmodel = vgg.VGG().eval()\ntorch.save(model.state_dict(), 'old.pt')\n"
+        "torch.save(model(torch.randn(1, 3, 16, 16, generator=torch.Generator().manual_seed(1))), 'out.pt')\n"
+    )
+    assert subprocess.run([sys.executable, "-c", save], cwd=tmp_path).returncode == 0
+    result = invoke("add", "se", "--into", tmp_path / "vgg.py", "--after", "features.3", "--identity-init")
+    assert result.exit_code == 0, result.output
+    assert "features.4 to features.7 moved up by one, and so did their state_dict keys" in result.output
+    [rename] = [line.strip() for line in result.output.splitlines() if line.strip().startswith("state = ")]
+    load = (
+        f"import re, torch, vgg\nstate = torch.load('old.pt')\n{rename}\nmodel = vgg.VGG().eval()\n"
+        "missing, unexpected = model.load_state_dict(state, strict=False)\n"
+        "assert not unexpected and all(key.startswith('features.4.') for key in missing), (missing, unexpected)\n"
+        "out = model(torch.randn(1, 3, 16, 16, generator=torch.Generator().manual_seed(1)))\n"
+        "print(torch.equal(out, torch.load('out.pt')))\n"
+    )
+    run = subprocess.run([sys.executable, "-c", load], cwd=tmp_path, capture_output=True, text=True)
+    assert run.stdout.strip() == "True", run.stderr
+
+
+def test_name_inside_a_sequential_is_refused_not_ignored(tmp_path):
+    shutil.copy(EXAMPLE.parents[1] / "tests" / "corpus" / "vgg.py", tmp_path / "vgg.py")
+    before = (tmp_path / "vgg.py").read_bytes()
+    result = invoke("add", "se", "--into", tmp_path / "vgg.py", "--after", "features.3", "--name", "attn")
+    assert result.exit_code == 1
+    assert "--name attn cannot name an element of the nn.Sequential features" in result.output
+    assert "--after features" in result.output and (tmp_path / "vgg.py").read_bytes() == before
+    appended = invoke("add", "se", "--into", tmp_path / "vgg.py", "--after", "features.7")
+    assert "no element of features moved" in appended.output

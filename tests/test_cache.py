@@ -28,8 +28,25 @@ def test_a_miss_renders_and_stores_a_hit_reads_back(tmp_path, monkeypatch):
     assert cache.default_block(spec) == fresh
     [stored] = (tmp_path / "renders").iterdir()
     assert stored.read_text() == fresh
-    stored.write_text("# stale\n")  # a hit is read, not re-rendered
-    assert cache.default_block(spec) == "# stale\n"
+    monkeypatch.setattr("plugforge.render.render", None)  # a hit is read, not re-rendered
+    assert cache.default_block(spec) == fresh
+
+
+def test_a_tampered_entry_is_rendered_again(tmp_path, monkeypatch):
+    monkeypatch.setenv("PLUGFORGE_CACHE_DIR", str(tmp_path))
+    spec = find("se")
+    fresh = cache.default_block(spec)
+    [stored] = (tmp_path / "renders").iterdir()
+    other = render(find("eca"), find("eca").defaults(), with_tests=False).block
+    for tampered in (
+        fresh.replace("nn.ReLU(inplace=True)", "nn.Identity()"),  # body no longer matches the hash
+        other,  # intact, but another entry's render
+        fresh.replace('"reduction": 16', '"reduction": 8', 1),  # header of another configuration
+        "# stale\n",
+    ):
+        stored.write_text(tampered)
+        assert cache.default_block(spec) == fresh
+        assert stored.read_text() == fresh  # and the entry is repaired
 
 
 def test_an_edited_template_is_a_new_key(tmp_path, monkeypatch):

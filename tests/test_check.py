@@ -6,6 +6,7 @@ only checked for sense where they cannot (latency).
 """
 
 import dataclasses
+import re
 import shutil
 import subprocess
 import sys
@@ -99,14 +100,16 @@ def test_check_reports_the_example_model(model):
     result = invoke("check", model, *BUILD)
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
-    assert lines[0] == f"Bottleneck(256, 64) from {model}, input (2, 256, 8, 8), cpu, float32, forward"
+    threads = torch.get_num_threads()
+    used = f"{threads} thread{'s' if threads > 1 else ''}"
+    assert lines[0] == f"Bottleneck(256, 64) from {model}, input (2, 256, 8, 8), cpu, float32, forward, {used}"
     namespace = {}
     exec(EXAMPLE.read_text(), namespace)
     params = sum(p.numel() for p in namespace["Bottleneck"](256, 64).parameters())
     assert lines[1].split() == ["output", "(2,", "256,", "8,", "8)"]
     assert lines[2].split() == ["parameters", f"{params:,}"]
     assert lines[3].startswith("FLOPs") and lines[3].endswith("MFLOPs")
-    assert "(median ± IQR)" in lines[4] and lines[5].startswith("peak memory")
+    assert re.search(r"\(median ± IQR of \d+ runs\)", lines[4]) and lines[5].startswith("peak memory")
     assert not [p for p in model.parent.iterdir() if p.name != "model.py"]  # no bytecode, no temporary files
 
 
@@ -285,10 +288,11 @@ def test_bench_compares_blocks_against_the_first():
     result = invoke("bench", "se", "--compare", "eca,cbam", "--input", "2,16,8,8", "--backward")
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
-    assert lines[0] == "input (2, 16, 8, 8), cpu, float32, forward+backward"
+    assert lines[0].startswith("input (2, 16, 8, 8), cpu, float32, forward+backward, ")
     assert lines[1].split()[-2:] == ["VS", "SE"]
-    assert [line.split()[0] for line in lines[2:]] == ["se", "eca", "cbam"]
-    assert lines[2].endswith("1.00x") and all(line.endswith("x") for line in lines[3:])
+    rows = [line for line in lines[2:] if not line.startswith("warning:")]  # a busy machine is warned about
+    assert [line.split()[0] for line in rows] == ["se", "eca", "cbam"]
+    assert rows[0].endswith("1.00x") and all(line.endswith("x") for line in rows[1:])
 
 
 def test_bench_builds_replace_blocks_with_in_and_out_channels():
@@ -341,3 +345,46 @@ def test_check_runs_as_a_real_process(model):
                             text=True, env={**__import__("os").environ, "PLUGFORGE_MIN_RUN_TIME": "0.01"})  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert "parameters   70,400" in result.stdout
+
+
+# -- threads, repetitions, noise ------------------------------------------------------------
+
+
+def test_threads_are_set_for_the_measurement_reported_and_restored(tiny):
+    before = torch.get_num_threads()
+    result = invoke("check", tiny, "--build", "Net()", "--input", "1,3,8,8", "--threads", "1")
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines()[0].endswith("cpu, float32, forward, 1 thread")
+    assert torch.get_num_threads() == before
+    bench = invoke("bench", "se", "--input", "1,16,8,8", "--threads", "1")
+    assert bench.output.splitlines()[0] == "input (1, 16, 8, 8), cpu, float32, forward, 1 thread"
+    assert invoke("bench", "se", "--threads", "0").exit_code == 2  # click: 0 is not in the range x>=1
+
+
+def test_enough_repetitions_are_timed():
+    figures = measure(nn.Identity(), (torch.randn(4),), min_run_time=0.0)
+    assert figures.runs >= 10
+
+
+def test_compared_modules_are_timed_alternately_and_equally_often():
+    from plugforge.measure import alternating, prepare
+
+    slow, fast = nn.Conv2d(8, 8, 3), nn.Identity()
+    inputs = (torch.randn(1, 8, 16, 16),)
+    figures = [measure(m, inputs, min_run_time=0.01) for m in (slow, fast)]
+    retimed = alternating([prepare(m, inputs) for m in (slow, fast)], figures, 0.02)
+    assert retimed[0].runs == retimed[1].runs >= 10
+    assert retimed[0].latency_s > retimed[1].latency_s and retimed[0].params == figures[0].params
+
+
+@pytest.mark.parametrize("threads, fix", [(None, ", or with --threads 1"), (1, "")])
+def test_a_wide_spread_is_a_warning(threads, fix):
+    settings = checking.Settings(threads=threads)
+    steady = Figures(((1,),), 0, 0, latency_s=1e-3, latency_iqr_s=1e-4, peak_bytes=0, runs=40)
+    noisy = dataclasses.replace(steady, latency_iqr_s=54e-3)
+    assert checking._noise_warning([steady], settings) == ""
+    warning = checking._noise_warning([steady, noisy], settings)
+    assert "the latency spread is wide (interquartile range 5400% of the median, over 40 runs" in warning
+    assert warning.endswith("run on an idle machine" + fix)
+    assert checking._latency(dataclasses.replace(steady, latency_s=825e-6, latency_iqr_s=76e-3)) == "825 µs ± 76 ms"
+    assert checking._latency(noisy) == "1.00 ± 54 ms"

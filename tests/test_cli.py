@@ -48,7 +48,7 @@ def test_info_shows_paper_parameters_shapes_and_examples(cli):
         "channels: int (>= 1), required",
         "input:  NCHW (B, channels, H, W)",
         "Usually placed:",
-        "plugforge add se --into model.py --after bn2",
+        "plugforge add se --into model.py  # placed as the paper does: --after bn3",
     ):
         assert text in result.output
 

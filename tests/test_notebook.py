@@ -60,7 +60,7 @@ def test_add_changes_only_the_cell_that_defines_the_class(notebook):
     before = json.loads(notebook.read_text())
     result = invoke("add", "eca", "--into", notebook)
     assert result.exit_code == 0, result.output
-    assert "in cell 3 of" in result.output
+    assert "in code cell 2 of" in result.output  # the markdown cell above is not counted
     after = json.loads(notebook.read_text())
     assert after["metadata"] == before["metadata"]
     for number, (old, new) in enumerate(zip(before["cells"], after["cells"]), start=1):
@@ -114,8 +114,9 @@ def test_several_model_cells_need_class_or_cell(tmp_path):
     path = write_notebook(tmp_path / "nb.ipynb", code_cell(HEAD, 4))
     result = invoke("add", "se", "--into", path)
     assert result.exit_code == 1 and "pick one with --cell" in result.output
-    assert "--cell 3 (Net); --cell 5 (Head)" in result.output
-    by_cell = invoke("add", "se", "--into", path, "--cell", "3")
+    assert "--cell 2 (Net); --cell 4 (Head)" in result.output
+    by_cell = invoke("add", "se", "--into", path, "--cell", "2")  # the second code cell, after a markdown cell
+    assert "in code cell 2 of" in by_cell.output
     assert by_cell.exit_code == 0, by_cell.output
     assert "self.se = SqueezeExcitation(32)" in "".join(json.loads(path.read_text())["cells"][2]["source"])
 
@@ -123,9 +124,11 @@ def test_several_model_cells_need_class_or_cell(tmp_path):
 @pytest.mark.parametrize(
     "args, message",
     [
-        (["--cell", "2"], "cell 2 of"),  # the imports cell
+        (["--cell", "1"], "code cell 1 of"),  # the imports cell
         (["--class", "Nope"], "no code cell of"),
-        (["--cell", "9"], "defines no nn.Module class; cells with nn.Module classes: --cell 3 (Net)"),
+        (["--cell", "3"], "code cell 3 of"),  # the print cell
+        (["--cell", "9"], "has 3 code cell(s), so there is no code cell 9; code cells with nn.Module classes "
+                          "(markdown cells are not counted): --cell 2 (Net)"),
     ],
 )
 def test_cell_errors_name_the_cells_that_work(notebook, args, message):
@@ -147,3 +150,13 @@ def test_a_broken_notebook_is_a_clear_error(tmp_path):
     broken.write_text("{not json")
     result = invoke("add", "se", "--into", broken)
     assert result.exit_code == 1 and "is not a notebook" in result.output
+
+
+def test_channels_may_name_what_an_earlier_cell_defines(notebook):
+    data = json.loads(notebook.read_text())
+    data["cells"][1]["source"].append("\nWIDTH = 32\n")
+    notebook.write_text(json.dumps(data, indent=1, ensure_ascii=False) + "\n")
+    result = invoke("add", "se", "--into", notebook, "--after", "bn", "--channels", "WIDTH")
+    assert result.exit_code == 0, result.output
+    refused = invoke("add", "eca", "--into", notebook, "--after", "conv", "--channels", "len(WIDTH)")
+    assert refused.exit_code == 1 and "only int, round, max, min may be called" in refused.output

@@ -523,12 +523,13 @@ def test_odd_things_in_the_blocks_folder_are_reported(model, folder, file, messa
     assert model.read_bytes() == EXAMPLE.read_bytes()
 
 
-def test_a_vendored_block_file_that_is_not_utf8_is_kept_as_the_users(model):
+def test_a_users_block_file_that_is_not_utf8_is_refused_and_kept(model):
     (model.parent / "blocks").mkdir()
     (model.parent / "blocks" / "se.py").write_bytes(b"# \xff\n")
     result = invoke("add", "se", "--into", model)
-    assert result.exit_code == 0 and "blocks/se.py as it is (it differs" in result.output, result.output
+    assert result.exit_code == 1 and "is not plugforge's render of se" in result.output, result.output
     assert (model.parent / "blocks" / "se.py").read_bytes() == b"# \xff\n"
+    assert model.read_bytes() == EXAMPLE.read_bytes()
 
 
 def test_remove_scans_a_project_with_a_dangling_link_and_a_file_that_is_not_utf8(model):

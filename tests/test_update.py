@@ -177,6 +177,38 @@ def test_a_lost_base_after_the_catalog_moved_is_a_clear_error(rendered, moved_on
     assert rendered.read_bytes() == before
 
 
+@pytest.mark.parametrize("command", ["update", "diff"])
+@pytest.mark.parametrize("moved", [False, True], ids=["catalog-unchanged", "catalog-moved"])
+def test_a_hand_edited_header_is_an_error_that_says_what_changed(rendered, command, moved, request):
+    if moved:
+        request.getfixturevalue("moved_on")
+    add_method(rendered)
+    edit(rendered, '"reduction": 16', '"reduction": 8')
+    before, base = rendered.read_bytes(), provenance.base_path(rendered).read_bytes()
+    result = invoke(command, rendered)
+    assert result.exit_code == 1
+    assert "its header was edited (reduction 16 -> 8)" in result.output
+    assert '"reduction": 16' in result.output and "plugforge new se --set reduction=8 --force" in result.output
+    assert "<<<<<<<" not in rendered.read_text()
+    assert rendered.read_bytes() == before and provenance.base_path(rendered).read_bytes() == base
+
+
+def test_an_edited_hash_line_is_named(rendered):
+    text = rendered.read_text()
+    recorded = provenance.read(text).sha256
+    rendered.write_text(text.replace(recorded, "0" * 64))
+    result = invoke("update", rendered)
+    assert result.exit_code == 1 and f"recorded sha256 {recorded} -> {'0' * 64}" in result.output
+
+
+def test_an_edited_header_without_a_kept_base_is_an_error_too(rendered):
+    provenance.base_path(rendered).unlink()
+    edit(rendered, '"reduction": 16', '"reduction": 8')
+    result = invoke("update", rendered)
+    assert result.exit_code == 1 and "or the header's first line was edited" in result.output
+    assert "<<<<<<<" not in rendered.read_text()
+
+
 @pytest.mark.parametrize(
     "args, message",
     [

@@ -99,11 +99,31 @@ def test_shared_helpers_are_updated_with_your_edits_kept(tmp_path, monkeypatch):
     assert run.returncode == 0 and run.stdout.strip() == "(2, 64, 9, 7)", run.stderr
 
 
-def test_vendor_keeps_your_edits_to_the_shared_helpers(tmp_path):
+def test_vendor_keeps_your_edited_helpers_when_they_hold_what_new_blocks_need(tmp_path):
     package = tmp_path / "blocks"
     assert invoke("vendor", "aspp", "-o", package, "--no-tests").exit_code == 0
     helpers = package / "_helpers.py"
     helpers.write_text(helpers.read_text() + "\n\nMINE = 1\n")
-    result = invoke("vendor", "sk", "-o", package, "--no-tests")
-    assert result.exit_code == 1 and "_helpers.py" in result.output and "--force" in result.output
-    assert helpers.read_text().endswith("MINE = 1\n") and not (package / "sk.py").exists()
+    edited = helpers.read_bytes()
+    for block in ("sk", "eca"):  # sk imports the ConvNormAct already there; eca needs no helper
+        result = invoke("vendor", block, "-o", package, "--no-tests")
+        assert result.exit_code == 0, result.output
+        assert "kept  " in result.output and "_helpers.py" in result.output
+    assert helpers.read_bytes() == edited and (package / "sk.py").is_file()
+    probe = "import torch, blocks\nprint(tuple(blocks.SKConv(64)(torch.randn(2, 64, 5, 5)).shape), blocks._helpers.MINE)"
+    run = subprocess.run([sys.executable, "-c", probe], cwd=tmp_path, capture_output=True, text=True)
+    assert run.stdout.strip() == "(2, 64, 5, 5) 1", run.stderr
+
+
+def test_vendor_names_what_your_edited_helpers_lack(tmp_path):
+    package = tmp_path / "blocks"
+    assert invoke("vendor", "aspp", "-o", package, "--no-tests").exit_code == 0
+    helpers = package / "_helpers.py"
+    helpers.write_text(helpers.read_text() + "\n\nMINE = 1\n")
+    result = invoke("vendor", "axial_attn", "-o", package, "--no-tests")  # needs LinearNoBias too
+    assert result.exit_code == 1
+    assert "_helpers.py: you edited it, and it lacks LinearNoBias, which axial_attn imports" in result.output
+    assert "--force" in result.output
+    assert helpers.read_text().endswith("MINE = 1\n") and not (package / "axial_attn.py").exists()
+    forced = invoke("vendor", "axial_attn", "-o", package, "--no-tests", "--force")
+    assert forced.exit_code == 0 and "class LinearNoBias" in helpers.read_text()

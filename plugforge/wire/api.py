@@ -16,14 +16,16 @@ from .channels import CONV, PASS, input_channels, output_channels
 from .datatypes import ROLES, Anchor, Block, Result, Source
 from .document import parse
 from .errors import ChannelsUnknown, WireError
+from .expression import checked_channels, scope_at
 from .imports import add_import, imported_block_names, is_import_line, module_bindings, remove_import
 from .inline import inline, inlined_names, remove_inlined
 from .modules import ModuleIndex
 from .insert import attribute_line, block_call, insert_line, remove_line, unwrap_calls, wrap_calls
+from .layers import TORCH_PREFIXES
 from .nodes import callee, code, indentation_of, names_read, parse_expression, short
 from .position import Position, choose
 from .replace import mark, original_text, replacement, restore
-from .sequential import locate, paths, with_element, without_element
+from .sequential import locate, paths, renumbered_keys, with_element, without_element
 
 ALREADY_WIRED = "already wired; nothing to do"
 
@@ -62,6 +64,7 @@ class _Request:
     replace: str | None
     channels: str | None
     index: ModuleIndex | None = None  # the files around the model, read once per request
+    explicit_name: bool = False  # the caller chose ``name`` (--name), rather than taking the default
 
     def check(self) -> None:
         role, block_name = self.block.role, self.block.class_name
@@ -101,13 +104,15 @@ def add(
     replace: str | None = None,
     channels: str | None = None,
     path: str | Path | None = None,
+    explicit_name: bool = False,
 ) -> Result:
     """Wire ``block`` into the model source; running it twice changes nothing the second time.
 
-    ``path`` is where the file lives, as for ``anchors``.
+    ``path`` is where the file lives, as for ``anchors``. ``explicit_name``: the user chose
+    ``name``, so a position that cannot take a name (an element of a Sequential) is an error.
     """
     index = ModuleIndex(Path(path)) if path is not None else None
-    request = _Request(block, origin, name, class_name, after, before, replace, channels, index)
+    request = _Request(block, origin, name, class_name, after, before, replace, channels, index, explicit_name)
     request.check()
     return _add(source, request, check_wired=True)
 
@@ -119,7 +124,11 @@ def _add(source: str, request: _Request, check_wired: bool) -> Result:
     analysis = _resolver(module, request.index).analysis(node.name.value)
     if check_wired and _attribute_already_wired(source, request, analysis):
         return Result(source, [ALREADY_WIRED])
-    position = choose(analysis, request.block.role, request.after, request.before, request.replace)
+    position = choose(
+        analysis, request.block.role, request.after, request.before, request.replace, request.block.insert_at
+    )
+    if request.channels is not None:
+        _check_channels(module, analysis, position, request)
     key = _wired_element(analysis, position, request.block) if check_wired else None
     if key and _reproduces(source, request, key, analysis.name):
         return Result(source, [ALREADY_WIRED])
@@ -214,10 +223,17 @@ def _insert_into_sequential(analysis: ClassAnalysis, position: Position, request
     channels, note = _channels(analysis, position, request)
     call = block_call(request.block, channels)
     index = slot.index + (0 if position.mode == "before" else 1)
+    parent = position.anchor.rsplit(".", 1)[0]
+    if request.explicit_name:
+        raise WireError(
+            f"--name {request.name} cannot name an element of the nn.Sequential {parent}: its elements are "
+            f"numbered, so the block would be {parent}.{index}; drop --name, or wire after the whole "
+            f"Sequential (--after {parent.split('.')[0]}) to get self.{request.name}"
+        )
     node = analysis.model.node.deep_replace(slot.call, with_element(slot.call, index, call))
-    path = f"{position.anchor.rsplit('.', 1)[0]}.{index}"
+    path = f"{parent}.{index}"
     messages = [f"inserted {code(call)} as {path} ({position.mode} {position.anchor}); remove it by the name {path}"]
-    return node, messages + ([note] if note else [])
+    return node, messages + ([note] if note else []) + renumbered_keys(parent, index, len(slot.call.args))
 
 
 def _replace(analysis: ClassAnalysis, position: Position, request: _Request):
@@ -267,6 +283,21 @@ def _channels(analysis: ClassAnalysis, position: Position, request: _Request):
         )
     note = f"channels: {code(channels)}, read from {position.anchor} = {constructor}"
     return channels, note + (f" ({rule})" if rule else "")
+
+
+def _check_channels(module: cst.Module, analysis: ClassAnalysis, position: Position, request: _Request) -> None:
+    """``--channels`` is written where the block is built: refuse names not in scope there, and calls."""
+    model = analysis.model
+    assignment = model.assignments.get(position.anchor.split(".")[0])
+    if model.init is None or assignment is None:
+        return
+    after = position.mode == "after" and "." not in position.anchor  # a Sequential element is built inside it
+    place = "in place of" if position.mode == "replace" else position.mode
+    where = f"in {analysis.name}.__init__ {place} self.{position.anchor}"
+    inherits = any(not base.startswith(TORCH_PREFIXES) for base in model.bases)
+    notebook = request.index is not None and request.index.in_notebook
+    scope = scope_at(module, model.node, model.init, assignment.statement, after, where, inherits, notebook)
+    checked_channels(request.channels, scope)
 
 
 def _fed_width(analysis: ClassAnalysis, anchor: str):
@@ -332,8 +363,11 @@ def _default_message(analysis: ClassAnalysis, position: Position, request: _Requ
     if not position.default:
         return None
     verb = "replaces" if position.mode == "replace" else f"placed {position.mode}"
+    block = request.block
+    kxk = block.insert_at == "kxk"
+    where = f"{block.class_name} goes after the k x k conv" if kxk else f"default for {block.role} blocks"
     return (
-        f"{verb} {position.anchor} in {analysis.name} (default for {request.block.role} blocks); "
+        f"{verb} {position.anchor} in {analysis.name} ({where}); "
         f"explicit: --class {analysis.name} {position.option}"
     )
 

@@ -23,6 +23,7 @@ class Block:
     params: tuple[str, ...]
     kwargs: dict[str, str] = field(default_factory=dict)
     same_channels: tuple[str, ...] = ()
+    insert_at: str = "end"  # default position: "end" of the main branch, or after its "kxk" conv
 
 
 @dataclass(frozen=True)

@@ -112,6 +112,11 @@ class ModuleIndex:
         self._files: dict[str, ModuleFile | None] = {}
         self._model_path = model_path
 
+    @property
+    def in_notebook(self) -> bool:
+        """The model is a notebook cell: names defined by the cells above it are in scope too."""
+        return self._model_path.suffix == ".ipynb"
+
     def model_file(self, module: cst.Module) -> ModuleFile:
         """The model file itself, already parsed by the caller."""
         return ModuleFile.parsed(self.model_name, self._model_path, self._model_path.name == "__init__.py", module)

@@ -10,6 +10,7 @@ from .analysis import ClassAnalysis
 from .anchors import describe, list_anchors, workable
 from .channels import CONV, OPAQUE, PASS, Layer, category
 from .errors import WireError
+from .layers import NORM
 from .locate import ClassModel
 from .nodes import literal_int, short
 from .sequential import is_literal_sequential
@@ -26,7 +27,9 @@ class Position:
         return f"--{self.mode} {self.anchor}"
 
 
-def choose(analysis: ClassAnalysis, role: str, after: str | None, before: str | None, replace: str | None) -> Position:
+def choose(
+    analysis: ClassAnalysis, role: str, after: str | None, before: str | None, replace: str | None, at: str = "end"
+) -> Position:
     for mode, anchor in (("after", after), ("before", before), ("replace", replace)):
         if anchor:
             check_anchor(analysis, anchor.strip(), mode)
@@ -34,7 +37,7 @@ def choose(analysis: ClassAnalysis, role: str, after: str | None, before: str | 
     if role == "replace":
         position = Position("replace", default_replace(analysis), default=True)
     else:
-        position = Position("after", default_insert(analysis), default=True)
+        position = Position("after", after_kxk(analysis) if at == "kxk" else default_insert(analysis), default=True)
     check_anchor(analysis, position.anchor, position.mode)
     return position
 
@@ -73,6 +76,15 @@ def default_insert(analysis: ClassAnalysis) -> str:
             analysis, f"its main branch ends in {_layer(analysis, hit.attribute)}, not a conv or norm layer"
         )
     return _inside_sequential(analysis, hit.attribute)
+
+
+def after_kxk(analysis: ClassAnalysis) -> str:
+    """After the main branch's last k x k conv, or after the norm that directly follows it."""
+    conv = default_replace(analysis)
+    hits = [hit.attribute for hit in _main_chain(analysis).hits]  # from the result backwards
+    following = hits[hits.index(conv) - 1] if hits.index(conv) > 0 else None
+    layer = analysis.layer(following) if following else None
+    return following if layer is not None and layer.kind in NORM else conv
 
 
 def default_replace(analysis: ClassAnalysis) -> str:

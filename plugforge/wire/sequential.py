@@ -104,6 +104,27 @@ def with_element(call: cst.Call, position: int, value: cst.BaseExpression) -> cs
     return call.with_changes(args=args)
 
 
+def renumbered_keys(parent: str, index: int, size: int) -> list[str]:
+    """What an insertion at ``index`` of a Sequential of ``size`` elements does to a saved state_dict, and the fix.
+
+    The elements from ``index`` on move up by one, and so do their keys (``features.4.weight``
+    becomes ``features.5.weight``): weights saved before would load into the wrong layers, or
+    fail to. The lines give the one-line renaming that makes them load.
+    """
+    if index >= size:
+        return [f"no element of {parent} moved, so a state_dict saved before this add still loads (strict=False)"]
+    one = index == size - 1
+    moved = f"{parent}.{index}" if one else f"{parent}.{index} to {parent}.{size - 1}"
+    pattern = "\\b" + parent.replace(".", "\\.") + "\\.(\\d+)\\."
+    rename = f're.sub(r"{pattern}", lambda m: f"{parent}.{{int(m[1]) + (int(m[1]) >= {index})}}.", key)'
+    return [
+        f"{moved} moved up by one, and so did {'its' if one else 'their'} state_dict keys; to load weights "
+        "saved before this add:",
+        f"    state = {{{rename}: value for key, value in state.items()}}",
+        "    model.load_state_dict(state, strict=False)  # strict=False: the new block's weights are not in it",
+    ]
+
+
 def without_element(call: cst.Call, position: int) -> cst.Call:
     """Inverse of ``with_element``: a removed last element hands its closing layout back."""
     args = list(call.args)

@@ -60,6 +60,34 @@ def test_config_errors(tmp_path, toml, message):
         find_config(touch(tmp_path / "model.py"))
 
 
+@pytest.mark.parametrize("key", ["tests-dir", "blocks-dir"])
+@pytest.mark.parametrize("value", ["../escaped", "tests/../../escaped", "/tmp/plugforge-escaped"])
+def test_every_configured_path_stays_inside_the_project(tmp_path, key, value):
+    touch(tmp_path / "proj" / "pyproject.toml", f'[tool.plugforge]\n{key} = "{value}"\nrender-tests = true\n')
+    model = touch(tmp_path / "proj" / "model.py")
+    with pytest.raises(WireError, match=f"{key} = '{value}' .* points outside the project"):
+        find_config(model)
+
+
+def test_a_configured_path_through_a_link_out_of_the_project_is_refused(tmp_path):
+    (tmp_path / "outside").mkdir()
+    touch(tmp_path / "proj" / "pyproject.toml", '[tool.plugforge]\ntests-dir = "link/tests"\n')
+    (tmp_path / "proj" / "link").symlink_to(tmp_path / "outside")
+    with pytest.raises(WireError, match="points outside the project"):
+        find_config(touch(tmp_path / "proj" / "model.py"))
+
+
+def test_add_with_an_escaping_tests_dir_writes_nothing(tmp_path, model):
+    from tests.conftest import invoke
+
+    (tmp_path / "pyproject.toml").write_text('[tool.plugforge]\nrender-tests = true\ntests-dir = "../escaped"\n')
+    before = model.read_bytes()
+    result = invoke("add", "se", "--into", model)
+    assert result.exit_code == 1 and "points outside the project" in result.output
+    assert model.read_bytes() == before and not (tmp_path.parent / "escaped").exists()
+    assert not (tmp_path / "blocks").exists()
+
+
 def test_import_beside_a_script_is_absolute(tmp_path):
     model = touch(tmp_path / "model.py")
     spec = import_for(model, tmp_path / "blocks" / "sk.py")
@@ -140,3 +168,55 @@ def test_a_failed_write_changes_nothing(tmp_path):
         write_all({model: "new\n", tmp_path / "new" / "dir" / "x.py": "x\n", blocker / "sk.py": "s\n"}, dry_run=False)
     assert model.read_text() == "old\n"
     assert sorted(path.name for path in tmp_path.iterdir()) == ["blocks", "model.py"]
+
+
+SHADOWED = {
+    "blocks.py beside the model": ("blocks.py", None, "blocks.py would be hidden by the package blocks/"),
+    "model named blocks.py": ("blocks.py", None, "blocks.py would be hidden"),
+    "stdlib name": (None, "json", "hides the standard library's module json"),
+    "installed name": (None, "click", "hides the installed module click"),
+    "nested folder over a module": ("lib.py", "lib/blocks", "lib.py would be hidden by the package lib/"),
+    "user's own se.py": ("blocks/se.py", None, "blocks/se.py exists and is not plugforge's render of se"),
+}
+
+
+@pytest.mark.parametrize("case", SHADOWED, ids=list(SHADOWED))
+def test_a_blocks_folder_that_would_hide_or_clash_with_a_module_is_refused(tmp_path, monkeypatch, case):
+    from tests.conftest import EXAMPLE, invoke
+
+    existing, blocks_dir, message = SHADOWED[case]
+    monkeypatch.chdir(tmp_path)
+    model = tmp_path / ("blocks.py" if case == "model named blocks.py" else "model.py")
+    model.write_text(EXAMPLE.read_text())
+    if existing and not (tmp_path / existing).exists():
+        touch(tmp_path / existing, "def helper():\n    return 1\n")
+    if blocks_dir:
+        touch(tmp_path / "pyproject.toml", f'[tool.plugforge]\nblocks-dir = "{blocks_dir}"\n')
+    before = {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
+    result = invoke("add", "se", "--into", model)
+    assert result.exit_code == 1 and message in result.output, result.output
+    assert "blocks-dir" in result.output and "--inline" in result.output
+    assert {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()} == before
+
+
+def test_a_package_of_the_users_own_is_used_as_it_is(tmp_path, monkeypatch):
+    from tests.conftest import EXAMPLE, invoke
+
+    monkeypatch.chdir(tmp_path)
+    touch(tmp_path / "blocks" / "__init__.py", "from .mine import helper\n")
+    touch(tmp_path / "blocks" / "mine.py", "def helper():\n    return 1\n")
+    (tmp_path / "model.py").write_text(EXAMPLE.read_text())
+    result = invoke("add", "se", "--into", tmp_path / "model.py")
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "blocks" / "se.py").is_file() and (tmp_path / "blocks" / "mine.py").is_file()
+
+
+def test_dry_run_says_new_empty_file_and_deleted_empty_file(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    init = tmp_path / "blocks" / "__init__.py"
+    assert write_all({init: ""}, dry_run=True) == (
+        "diff --git a/blocks/__init__.py b/blocks/__init__.py\nnew empty file blocks/__init__.py\n"
+    )
+    touch(init, "")
+    assert "deleted empty file blocks/__init__.py" in write_all({init: None}, dry_run=True)
+    assert init.is_file()
