@@ -1,0 +1,160 @@
+"""YOLO model YAMLs of the pinned Ultralytics wheel: row edits on every file, registration, builds.
+
+Works on a throwaway copy of the unpacked wheel (tests/realworld/site.py); models
+run at 64x64 to keep CI cheap (the strides and channels do not depend on the size).
+"""
+
+import copy
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from plugforge.wire import yolo_yaml
+from plugforge.wire.errors import WireError
+from tests.conftest import invoke
+from tests.realworld.packages import PACKAGES, Unavailable, unpacked
+from tests.test_yolo import _dict_insert
+
+pytestmark = pytest.mark.realworld
+
+SIZE = 64
+POSITIONS = (2, 4, 6, 9)  # after a C2f/C3k2 at P2, P3, P4, and after SPPF (yolov8 and yolo11 share them)
+
+
+def model_files():
+    try:
+        root = unpacked("ultralytics") / "ultralytics" / "cfg" / "models"
+    except Unavailable as error:
+        pytest.skip(str(error))
+    return sorted(root.rglob("*.yaml"))
+
+
+def rows_of(text):
+    data = yaml.safe_load(text)
+    return data["backbone"] + data["head"]
+
+
+def test_every_model_yaml_at_every_position_equals_the_dict_edit_and_removes_to_its_bytes():
+    files = model_files()
+    edits = refused = 0
+    for path in files:
+        text = path.read_text(encoding="utf-8")
+        layers = rows_of(text)
+        for anchor in range(len(layers)):
+            for rewire in ("all", "next"):
+                try:
+                    edit = yolo_yaml.insert(text, [anchor], yolo_yaml.row_text("SimAM", [], "simam"), rewire, str(path))
+                except WireError as error:
+                    assert anchor == len(layers) - 1 and "last row" in str(error)
+                    refused += 1
+                    continue
+                assert rows_of(edit.text) == _dict_insert(layers, anchor, rewire), (path, anchor, rewire)
+                assert yolo_yaml.remove(edit.text, "simam", str(path)).text == text, (path, anchor, rewire)
+                edits += 1
+    print(f"\n{len(files)} model YAMLs: {edits} edits equal to the dict edit and undone byte for byte, {refused} refused (last row)")
+    assert len(files) >= 50 and refused == 2 * len(files)
+
+
+@pytest.fixture
+def patched(site, tmp_path):
+    """The site's Ultralytics with cbam (shape-preserving) and rfb (in/out) registered, and the wired YAMLs."""
+    ultralytics = site("ultralytics")
+    root = ultralytics.root / "ultralytics" / "cfg" / "models"
+    yamls = {}
+    for family, source in (("yolov8", root / "v8" / "yolov8.yaml"), ("yolo11", root / "11" / "yolo11.yaml")):
+        target = tmp_path / source.name
+        target.write_bytes(source.read_bytes())
+        positions = ",".join(map(str, POSITIONS))
+        result = invoke("add", "cbam", "--into", target, "--after", positions, "--ultralytics", ultralytics.root)
+        assert result.exit_code == 0, result.output
+        result = invoke("add", "rfb", "--into", tmp_path / f"{family}-cbam.yaml", "--after", "4", "--ultralytics", ultralytics.root)
+        assert result.exit_code == 0, result.output
+        yamls[family] = (target, tmp_path / f"{family}-cbam-rfb.yaml")
+    return ultralytics, yamls
+
+
+def _forward(network, x):
+    outputs = []
+    for layer in network:
+        if layer.f != -1:
+            x = outputs[layer.f] if isinstance(layer.f, int) else [x if j == -1 else outputs[j] for j in layer.f]
+        x = layer(x)
+        outputs.append(x)
+    return outputs
+
+
+def test_yolov8_and_yolo11_build_at_every_scale_with_blocks_at_five_positions(patched):
+    import torch
+
+    site, yamls = patched
+    with site.imports():
+        from ultralytics.nn.tasks import parse_model
+
+        for family, (original, wired) in yamls.items():
+            plain, new = yaml.safe_load(original.read_text()), yaml.safe_load(wired.read_text())
+            for scale in "nsmlx":
+                before, _ = parse_model({**copy.deepcopy(plain), "scale": scale}, ch=3, verbose=False)
+                after, _ = parse_model({**copy.deepcopy(new), "scale": scale}, ch=3, verbose=False)
+                kinds = [type(layer).__name__ for layer in after]
+                assert kinds.count("CBAM") == len(POSITIONS) and kinds.count("BasicRFB") == 1
+                head_before, head_after = before[-1], after[-1]
+                shapes = lambda head: {k: tuple(v.shape) for k, v in head.state_dict().items()}
+                assert shapes(head_after) == shapes(head_before), (family, scale)  # Detect's inputs: same channels
+                with torch.no_grad():
+                    outputs = _forward(after.eval(), torch.zeros(1, 3, SIZE, SIZE))
+                strides = [SIZE // outputs[i].shape[-1] for i in head_after.f]
+                assert strides == [8, 16, 32], (family, scale)
+                if scale == "n":
+                    with torch.no_grad():
+                        reference = _forward(before.eval(), torch.zeros(1, 3, SIZE, SIZE))[-1]
+                    assert [t.shape for t in outputs[-1][1]] == [t.shape for t in reference[1]]
+
+
+def _offline_env(site):
+    return {**os.environ, "PYTHONPATH": str(site.root), "YOLO_OFFLINE": "1", "YOLO_AUTOINSTALL": "false",
+            "YOLO_CONFIG_DIR": str(site.config_dir), "HF_HUB_OFFLINE": "1"}  # fmt: skip
+
+
+def _shim(site):
+    """CPU torch cannot register torchvision's compiled ops: a subprocess gets the empty stand-in site.py gives imports."""
+    path = site.root / "torchvision" / "_meta_registrations.py"
+    path.unlink()
+    path.write_text("# stand-in: the test's CPU torch has no torchvision ops\n")
+
+
+def test_yolo_cli_builds_the_patched_yaml_and_a_checkpoint_loads_in_a_fresh_process(patched, tmp_path):
+    import cv2
+    import numpy as np
+
+    site, yamls = patched
+    _shim(site)
+    env = _offline_env(site)
+    wired = yamls["yolov8"][1]
+    scaled = wired.name.replace("yolov8", "yolov8s")  # Ultralytics reads the scale letter, then loads yolov8-cbam-rfb.yaml
+    cv2.imwrite(str(tmp_path / "image.jpg"), np.full((64, 64, 3), 127, np.uint8))
+    yolo = [sys.executable, "-c", "from ultralytics.cfg import entrypoint; entrypoint()"]  # the `yolo` command
+    command = [*yolo, "predict", f"model={scaled}", "source=image.jpg", "imgsz=64", "save=False"]
+    done = subprocess.run(command, env=env, capture_output=True, text=True, cwd=tmp_path)
+    assert done.returncode == 0 and "64x64" in done.stdout + done.stderr, (done.stdout + done.stderr)[-3000:]
+    save = (
+        "from ultralytics import YOLO\n"
+        f"model = YOLO({scaled!r})\n"
+        "print('stride', model.model.stride.tolist())\n"
+        "model.save('wired.pt')\n"
+    )
+    done = subprocess.run([sys.executable, "-c", save], env=env, capture_output=True, text=True, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "stride [8.0, 16.0, 32.0]" in done.stdout
+    load = (
+        "import torch\nfrom ultralytics import YOLO\n"
+        "model = YOLO('wired.pt')\n"
+        "y = model.model.float().eval()(torch.zeros(1, 3, 64, 64))\n"
+        "print('loaded', type(model.model.model[3]).__name__, tuple(y[0].shape))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", load], env=env, capture_output=True, text=True, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "loaded CBAM" in done.stdout
