@@ -158,3 +158,63 @@ def test_yolo_cli_builds_the_patched_yaml_and_a_checkpoint_loads_in_a_fresh_proc
     done = subprocess.run([sys.executable, "-c", load], env=env, capture_output=True, text=True, cwd=tmp_path)
     assert done.returncode == 0, done.stderr[-3000:]
     assert "loaded CBAM" in done.stdout
+
+
+def test_remap_transfers_every_tensor_and_identity_init_computes_what_the_checkpoint_did(site, tmp_path):
+    import torch
+
+    ultralytics = site("ultralytics")
+    source = ultralytics.root / "ultralytics" / "cfg" / "models" / "v8" / "yolov8.yaml"
+    model_yaml = tmp_path / "yolov8.yaml"
+    model_yaml.write_bytes(source.read_bytes())
+    result = invoke("add", "cbam", "--into", model_yaml, "--after", "4", "--identity-init", "--ultralytics", ultralytics.root)
+    assert result.exit_code == 0, result.output
+    with ultralytics.imports():
+        from ultralytics import YOLO
+
+        torch.manual_seed(0)
+        YOLO("yolov8n.yaml").save(tmp_path / "yolov8n.pt")  # a checkpoint in Ultralytics' format (fp16)
+        result = invoke("remap", tmp_path / "yolov8n.pt", tmp_path / "yolov8-cbam.yaml", "-o", tmp_path / "init.pt")
+        assert result.exit_code == 0, result.output
+        old = torch.load(tmp_path / "yolov8n.pt", weights_only=False)["model"].float().eval()
+        new = torch.load(tmp_path / "init.pt", weights_only=False)["model"].float().eval()
+        total = len(old.state_dict())
+        assert f"{total}/{total} tensors transferred, 4 new (model.5.*)" in result.output
+        x = torch.rand(1, 3, SIZE, SIZE)
+        with torch.no_grad():
+            assert torch.equal(old(x)[0], new(x)[0])  # bitwise: the blocks start as the identity
+        assert type(new.model[5]).__name__ == "CBAM" and new.model[-1].f == [16, 19, 22]
+    print(f"\nremap: {result.output.strip()}")
+
+
+def test_runtime_mode_register_builds_the_yaml_without_touching_ultralytics(site, tmp_path, monkeypatch):
+    import torch
+
+    ultralytics = site("ultralytics")
+    tasks = ultralytics.root / "ultralytics" / "nn" / "tasks.py"
+    pristine = tasks.read_bytes()
+    source = ultralytics.root / "ultralytics" / "cfg" / "models" / "11" / "yolo11.yaml"
+    (tmp_path / "yolo11.yaml").write_bytes(source.read_bytes())
+    result = invoke("add", "eca", "--into", tmp_path / "yolo11.yaml", "--after", "4,6")  # Ultralytics not importable here
+    assert result.exit_code == 0 and "plugforge_yolo.register()" in result.output, result.output
+    result = invoke("add", "rfb", "--into", tmp_path / "yolo11-eca.yaml", "--after", "10")
+    assert result.exit_code == 0, result.output
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    try:
+        with ultralytics.imports():
+            import plugforge_yolo
+            from ultralytics import YOLO
+
+            plugforge_yolo.register()
+            plugforge_yolo.register()  # twice is harmless
+            model = YOLO("yolo11s-eca-rfb.yaml").model.eval()
+            kinds = [type(layer).__name__ for layer in model.model]
+            assert kinds.count("EfficientChannelAttention") == 2 and kinds.count("BasicRFB") == 1
+            assert model.stride.tolist() == [8.0, 16.0, 32.0]
+            with torch.no_grad():
+                assert model(torch.zeros(1, 3, SIZE, SIZE))[0].shape[1] == 84
+    finally:
+        for name in [n for n in sys.modules if n.partition(".")[0] == "plugforge_yolo"]:
+            del sys.modules[name]
+    assert tasks.read_bytes() == pristine
