@@ -135,9 +135,9 @@ def remove(
 def unregistration(spec: BlockSpec, ultralytics: Path | None, model: Path) -> dict[Path, str | None]:
     """The changes that undo the registration of ``spec``: its file and listing entry; with the last, the rest."""
     mode, package = registration_mode(ultralytics, False)
-    source = mode == "source" and package is not None and (_modules_dir(package) / f"{yolo_tasks.LISTING}.py").is_file()
-    folder = _modules_dir(package) if source else model.parent / RUNTIME_PACKAGE
-    listing_file = folder / (f"{yolo_tasks.LISTING}.py" if source else "__init__.py")
+    source = mode == "source" and package is not None and listing_place(package)[1].is_file()
+    listing_file = listing_place(package)[1] if source else model.parent / RUNTIME_PACKAGE / "__init__.py"
+    folder = listing_file.parent
     if not listing_file.is_file():
         return {}
     registered = _listed(listing_file)
@@ -176,12 +176,12 @@ def registration_mode(ultralytics: Path | None, patch_installed: bool) -> tuple[
 
 def source_registration(package: Path, specs: list[BlockSpec]) -> dict[Path, str]:
     """Block files in ``ultralytics/nn/modules``, the listing module with them, and the tasks.py patch."""
-    modules, tasks = _modules_dir(package), package / "nn" / "tasks.py"
-    listing_file = modules / f"{yolo_tasks.LISTING}.py"
+    modules, listing_file, listing_module = listing_place(package)
+    tasks = package / "nn" / "tasks.py"
     registered = _listed(listing_file) if listing_file.is_file() else []
     changes = _block_files(modules, specs)
     changes[listing_file] = listing(_merged(registered, specs))
-    changes[tasks] = yolo_tasks.patch(tasks.read_text(encoding="utf-8"), str(tasks))
+    changes[tasks] = yolo_tasks.patch(tasks.read_text(encoding="utf-8"), str(tasks), listing_module)
     return changes
 
 
@@ -264,15 +264,17 @@ def _block_files(folder: Path, specs: list[BlockSpec]) -> dict[Path, str]:
     return changes
 
 
-def _modules_dir(package: Path) -> Path:
+def listing_place(package: Path) -> tuple[Path, Path, str]:
+    """``(folder for the block files, listing file, its module)`` in this Ultralytics' layout.
+
+    ``ultralytics/nn/modules/`` is a package since 8.0.x's later releases; before, ``nn/modules.py`` is
+    one file and the blocks get their own package, ``ultralytics/nn/plugforge_blocks/``.
+    """
+    name = yolo_tasks.LISTING
     modules = package / "nn" / "modules"
-    if not modules.is_dir():
-        raise PlugforgeError(f"{package}/nn/modules is not a folder (a very old Ultralytics); use runtime mode, or update Ultralytics")
-    return modules
-
-
-def _listing_name(mode: str) -> str:
-    return f"{yolo_tasks.LISTING}.py" if mode == "source" else "__init__.py"
+    if modules.is_dir():
+        return modules, modules / f"{name}.py", f"ultralytics.nn.modules.{name}"
+    return package / "nn" / name, package / "nn" / name / "__init__.py", f"ultralytics.nn.{name}"
 
 
 def _check_names(spec: BlockSpec, package: Path | None) -> None:

@@ -144,6 +144,15 @@ def _dict_insert(layers, anchor, rewire):
     return out
 
 
+def test_stale_index_comments_are_kept_so_that_remove_gives_back_the_bytes():
+    stale = MODEL.replace("[64]] # 7", "[64]] # 8")  # a comment that no longer matches its row
+    edit = yolo_yaml.insert(stale, [2], yolo_yaml.row_text("CBAM", [], "cbam"))
+    assert "# 3-P3/8" in edit.text and "# 8\n" in edit.text  # no number follows the rows
+    assert yolo_yaml.remove(edit.text, "cbam").text == stale
+    edited = edit.text.replace("# cat backbone P2", "# mine")
+    assert yolo_yaml.remove(edited, "cbam").text == stale.replace("# cat backbone P2", "# mine")
+
+
 def test_several_indices_in_one_run_and_remove_all_of_them(yolo):
     result = invoke("add", "eca", "--into", yolo, "--after", "1,3,7", "--in-place")
     assert result.exit_code == 0, result.output

@@ -17,8 +17,8 @@ import libcst.matchers as m
 from .errors import WireError
 from .yolo_register import BRANCHES, IN_OUT, SAME, width_expression
 
-LISTING = "plugforge_blocks"  # ultralytics/nn/modules/plugforge_blocks.py
-_IMPORT = f"from ultralytics.nn.modules.{LISTING} import *  # noqa: F403 (plugforge: blocks parse_model builds)\n"
+LISTING = "plugforge_blocks"  # ultralytics/nn/modules/plugforge_blocks.py (ultralytics/nn/plugforge_blocks/ in 8.0)
+_IMPORT = "from {module} import *  # noqa: F403 (plugforge: blocks parse_model builds)\n"
 
 _FALLBACK = m.Else(
     body=m.IndentedBlock(body=[m.SimpleStatementLine(body=[m.Assign(
@@ -30,15 +30,15 @@ _OURS = m.If(test=m.Comparison(left=m.Name("m"), comparisons=[m.ComparisonTarget
 
 
 def is_patched(source: str) -> bool:
-    return SAME in source and _IMPORT.strip() in source
+    return SAME in source and f"{LISTING} import *" in source
 
 
-def patch(source: str, path: str = "tasks.py") -> str:
-    """tasks.py with the import and the two branches; unchanged when they are there already."""
+def patch(source: str, path: str = "tasks.py", module: str = f"ultralytics.nn.modules.{LISTING}") -> str:
+    """tasks.py with the import of ``module`` and the two branches; unchanged when they are there already."""
     if is_patched(source):
         return source
-    module = _parse(source, path)
-    function = _parse_model(module, path)
+    tree = _parse(source, path)
+    function = _parse_model(tree, path)
     fallbacks = _fallback_ifs(function)
     if len(fallbacks) != 1:
         where = "no" if not fallbacks else f"{len(fallbacks)}"
@@ -50,8 +50,8 @@ def patch(source: str, path: str = "tasks.py") -> str:
     branches = _branches(function, path)
     owner = fallbacks[0]
     new_function = function.deep_replace(owner, owner.with_changes(orelse=_graft(branches, owner.orelse)))
-    module = module.deep_replace(function, new_function)
-    return _with_import(module, path).code
+    tree = tree.deep_replace(function, new_function)
+    return _with_import(tree, path, module).code
 
 
 def unpatch(source: str, path: str = "tasks.py") -> str:
@@ -133,13 +133,13 @@ def _is_our_import(statement: cst.SimpleStatementLine) -> bool:
     return m.matches(statement.body[0], m.ImportFrom(module=m.Attribute(attr=m.Name(LISTING)))) if statement.body else False
 
 
-def _with_import(module: cst.Module, path: str) -> cst.Module:
+def _with_import(module: cst.Module, path: str, listing: str) -> cst.Module:
     """The star import of the listing, right after tasks.py's import from ultralytics.nn.modules."""
     body = list(module.body)
     for position, statement in enumerate(body):
         if isinstance(statement, cst.SimpleStatementLine) and m.matches(
             statement.body[0], m.ImportFrom(module=m.Attribute(value=m.Attribute(attr=m.Name("nn")), attr=m.Name("modules")))
         ):
-            body.insert(position + 1, cst.parse_statement(_IMPORT))
+            body.insert(position + 1, cst.parse_statement(_IMPORT.format(module=listing)))
             return module.with_changes(body=body)
     raise WireError(f"{path} does not import from ultralytics.nn.modules; pass Ultralytics' ultralytics/nn/tasks.py")

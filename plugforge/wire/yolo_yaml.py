@@ -180,7 +180,9 @@ def _insert_one(text: str, rows: list[Row], anchor: int, row_text: str, rewire: 
     lead = _ROW.match(lines[anchor_row.line].rstrip("\r\n"))["lead"]
     newline = _newline(lines[anchor_row.line])
     for row in rows[anchor + 1 :]:
-        lines[row.line] = _renumbered(lines[row.line], row.index, row.index + 1, lambda t: _shift_target(t, anchor, rewire))
+        lines[row.line] = _renumbered(
+            lines[row.line], row.index, row.index + 1, lambda t: _shift_target(t, anchor, rewire), _indexed(rows)
+        )
     new_line = lead[:-1] + row_text + newline
     lines.insert(anchor_row.line + 1, new_line)
     edited = "".join(lines)
@@ -192,18 +194,36 @@ def _insert_one(text: str, rows: list[Row], anchor: int, row_text: str, rewire: 
 def _remove_one(text: str, rows: list[Row], index: int) -> str:
     lines = text.splitlines(keepends=True)
     for row in rows[index + 1 :]:
-        lines[row.line] = _renumbered(lines[row.line], row.index, row.index - 1, lambda t: t - 1 if t >= index else t)
-    del lines[rows[index].line]
+        lines[row.line] = _renumbered(
+            lines[row.line], row.index, row.index - 1, lambda t: t - 1 if t >= index else t, _indexed(rows)
+        )
+    removed = lines.pop(rows[index].line).rstrip("\r\n")
     edited = "".join(lines)
     _verify(text, edited, lambda layers, split: _intended_remove(layers, split, index))
+    row_text = removed[len(_ROW.match(removed)["lead"]) - 1 :]  # "[...] # plugforge: id", as insert takes it
+    edited_rows = parse(edited)
+    if all(_insert_one(edited, edited_rows, index - 1, row_text, rewire) != text for rewire in REWIRES):
+        raise WireError(
+            f"removing layer {index} would not give back what `plugforge add` started from (its rows or "
+            "comments were edited since); remove the row by hand"
+        )
     return edited
+
+
+def _indexed(rows: list[Row]) -> bool:
+    """Whether every numbered comment is its row's index: only then do the numbers follow the rows.
+
+    A file with stale numbers keeps them, so that `remove` can always give back the original bytes.
+    """
+    numbers = [(row.index, _INDEX_COMMENT.match("#" + row.comment)) for row in rows]
+    return all(int(match.group(2)) == index for index, match in numbers if match)
 
 
 def _shift_target(target: int, anchor: int, rewire: str) -> int:
     return target + 1 if target > anchor or (target == anchor and rewire == "all") else target
 
 
-def _renumbered(line: str, old: int, new: int, retarget) -> str:
+def _renumbered(line: str, old: int, new: int, retarget, comments: bool) -> str:
     """The row line with its ``from`` retargeted (the row moves from ``old`` to ``new``) and its index comment."""
     eol = line[len(line.rstrip("\r\n")) :]
     match = _ROW.match(line.rstrip("\r\n"))
@@ -220,7 +240,7 @@ def _renumbered(line: str, old: int, new: int, retarget) -> str:
     tail = match["tail"]
     stripped = tail.lstrip()
     comment = _INDEX_COMMENT.match(stripped)
-    if comment and int(comment.group(2)) == old:
+    if comments and comment and int(comment.group(2)) == old:
         stripped = comment.group(1) + str(new) + stripped[comment.end() :]
         tail = tail[: len(tail) - len(tail.lstrip())] + stripped
     return match["lead"] + frm + match["rest"] + tail + eol

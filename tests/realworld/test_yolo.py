@@ -218,3 +218,41 @@ def test_runtime_mode_register_builds_the_yaml_without_touching_ultralytics(site
         for name in [n for n in sys.modules if n.partition(".")[0] == "plugforge_yolo"]:
             del sys.modules[name]
     assert tasks.read_bytes() == pristine
+
+
+@pytest.mark.parametrize("key", ["ultralytics-8.0.0", "ultralytics-8.3.150", "ultralytics", "ultralytics-8.4.190"])
+def test_registration_is_applied_and_removed_on_several_ultralytics_versions(site, tmp_path, key):
+    """The oldest 8.0, a mid 8.3, the pinned 8.3.253 and the newest checked: patch, build where it imports, unpatch."""
+    import torch
+
+    ultralytics = site(key)
+    package = ultralytics.root / "ultralytics"
+    tasks = package / "nn" / "tasks.py"
+    pristine = tasks.read_bytes()
+    source = min(package.rglob("yolov8.yaml"), default=None) or min(package.rglob("yolov8n.yaml"))  # 8.0: one file per scale
+    model_yaml = tmp_path / source.name
+    model_yaml.write_bytes(source.read_bytes())
+    result = invoke("add", "cbam", "--into", model_yaml, "--after", "4", "--ultralytics", ultralytics.root)
+    assert result.exit_code == 0, result.output
+    patched = tasks.read_text()
+    compile(patched, str(tasks), "exec")
+    assert patched.count("PLUGFORGE_SAME_CHANNELS") == 1 and patched.count("plugforge_blocks import *") == 1
+    wired = model_yaml.with_name(f"{model_yaml.stem}-cbam.yaml")
+    try:
+        with ultralytics.imports():
+            from ultralytics.nn.tasks import DetectionModel
+
+            config = {**yaml.safe_load(wired.read_text()), "scale": "n"}
+            model = DetectionModel(config, verbose=False).eval()
+            assert type(model.model[5]).__name__ == "CBAM" and model.stride.tolist() == [8.0, 16.0, 32.0]
+            with torch.no_grad():
+                model(torch.zeros(1, 3, SIZE, SIZE))
+            built = "built"
+    except ModuleNotFoundError as error:  # 8.0.0 imports pandas and psutil at the top
+        built = f"not built here: {error}"
+    result = invoke("remove", "cbam", "--from", wired, "--ultralytics", ultralytics.root)
+    assert result.exit_code == 0, result.output
+    assert tasks.read_bytes() == pristine and wired.read_bytes() == model_yaml.read_bytes()
+    leftovers = [p.name for p in package.joinpath("nn").rglob("*") if "plugforge" in p.name or p.name == "cbam.py"]
+    assert leftovers in ([], ["plugforge_blocks"]) and not list(package.joinpath("nn").rglob("cbam.py"))
+    print(f"\n{key}: patched, {built}, unpatched to its bytes")
