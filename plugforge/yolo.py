@@ -90,6 +90,7 @@ def add(
     anchors = _anchors(rows, after, after_layer, model)
     for anchor in anchors:
         yolo_yaml.check_anchor(rows, anchor, _shown(model))
+        _check_one_map(rows[anchor], model)
     anchors = [a for a in anchors if not _already_there(rows, a, spec.id)]
     widths = {a: _width(spec, kind, overrides, rows[a], model) for a in anchors}
     texts = {a: yolo_yaml.row_text(spec.class_name, row_args(spec, kind, values, set(overrides), widths[a]), spec.id) for a in anchors}
@@ -319,6 +320,21 @@ def layer_index(rows: list[yolo_yaml.Row], name: str, model: Path) -> int:
             f"pick one with --after-layer {module}:k (k = 1..{len(matches)}) or --after INDEX"
         )
     return matches[0]
+
+
+# Modules whose output is not one (B, C, H, W) map: a tuple of maps (CBLinear), or a head's predictions.
+_NOT_ONE_MAP = frozenset(
+    "CBLinear Classify Detect Segment Pose OBB WorldDetect YOLOEDetect YOLOESegment v10Detect "
+    "RTDETRDecoder ImagePoolingAttn LRPCHead".split()
+)
+
+
+def _check_one_map(row: yolo_yaml.Row, model: Path) -> None:
+    if row.module in _NOT_ONE_MAP:
+        raise PlugforgeError(
+            f"layer {row.index} of {_shown(model)} ({row.module}) does not output one (B, C, H, W) map, so a block "
+            "cannot follow it; pick a layer that does (`plugforge anchors` lists them)"
+        )
 
 
 def _already_there(rows: list[yolo_yaml.Row], anchor: int, block_id: str) -> bool:

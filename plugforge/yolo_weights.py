@@ -10,6 +10,7 @@ Ultralytics: only the `remap` command and `add --weights` use it.
 from __future__ import annotations
 
 import copy
+import importlib
 import re
 import sys
 from pathlib import Path
@@ -71,17 +72,28 @@ def _index_map(stored: dict, rows: list[yolo_yaml.Row], model_yaml: Path) -> dic
 
 
 def _importable(model_yaml: Path, ultralytics: Path | None) -> None:
-    """Ultralytics (a checkout given with --ultralytics first) and, in runtime mode, the registered blocks."""
+    """Ultralytics (a checkout given with --ultralytics first) with the registered blocks in its parse_model.
+
+    In source mode the blocks are in Ultralytics' files; registering them again at run time covers an
+    Ultralytics imported before they were added (the same process). In runtime mode, ``plugforge_yolo``.
+    """
     if ultralytics is not None:
         root = ultralytics if (ultralytics / "ultralytics").is_dir() else ultralytics.parent
         sys.path.insert(0, str(root))
     try:
-        import ultralytics  # noqa: F401
+        import ultralytics as package
     except ImportError:
         raise PlugforgeError("remapping weights builds the model with Ultralytics: pip install ultralytics") from None
-    runtime = model_yaml.resolve().parent
-    if (runtime / "plugforge_yolo" / "__init__.py").is_file():
-        sys.path.insert(0, str(runtime))
-        import plugforge_yolo
+    from plugforge.wire.yolo_register import register
+    from plugforge.yolo import RUNTIME_PACKAGE, listing_place
 
-        plugforge_yolo.register()
+    runtime = model_yaml.resolve().parent
+    if (runtime / RUNTIME_PACKAGE / "__init__.py").is_file():
+        sys.path.insert(0, str(runtime))
+        blocks = importlib.import_module(RUNTIME_PACKAGE)
+    elif listing_place(Path(package.__file__).parent)[1].is_file():
+        blocks = importlib.reload(importlib.import_module(listing_place(Path(package.__file__).parent)[2]))
+    else:
+        return
+    classes = [getattr(blocks, name) for name in blocks.__all__ if isinstance(getattr(blocks, name), type)]
+    register(blocks.PLUGFORGE_SAME_CHANNELS, blocks.PLUGFORGE_IN_OUT, classes)

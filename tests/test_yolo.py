@@ -275,6 +275,13 @@ def test_refusals_leave_every_file_untouched(yolo, args, message):
     assert sorted(p.name for p in yolo.parent.iterdir()) == ["tiny.yaml"] and yolo.read_text() == MODEL
 
 
+def test_an_anchor_that_outputs_a_tuple_is_refused(yolo):
+    yolo.write_text(MODEL.replace("  - [-1, 1, SPPF, [128, 5]] # 4", "  - [-1, 1, CBLinear, [[32, 64]]] # 4"))
+    result = invoke("add", "cbam", "--into", yolo, "--after", "4")
+    assert result.exit_code == 1 and "(CBLinear) does not output one (B, C, H, W) map" in result.output
+    assert sorted(p.name for p in yolo.parent.iterdir()) == ["tiny.yaml"]
+
+
 def test_a_class_name_tasks_already_has_is_refused(yolo, tmp_path):
     tasks = TASKS.replace("    Conv,\n)", "    Conv,\n    SPPF,\n)")
     package = ultralytics_checkout(tmp_path, tasks)

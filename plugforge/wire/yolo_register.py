@@ -44,7 +44,7 @@ def register(same: frozenset, in_out: frozenset, blocks: list[type]) -> None:
         setattr(tasks, block.__name__, block)
     setattr(tasks, SAME, frozenset(getattr(tasks, SAME, frozenset())) | same)
     setattr(tasks, IN_OUT, frozenset(getattr(tasks, IN_OUT, frozenset())) | in_out)
-    if SAME in inspect.getsource(tasks.parse_model) or getattr(tasks.parse_model, "plugforge", False):
+    if SAME in tasks.parse_model.__code__.co_names:  # patched on disk before the import, or registered already
         return
     tree = ast.parse(textwrap.dedent(inspect.getsource(tasks.parse_model)))
     fallbacks = [node for node in ast.walk(tree) if isinstance(node, ast.If) and _is_fallback(node.orelse)]
@@ -59,7 +59,6 @@ def register(same: frozenset, in_out: frozenset, blocks: list[type]) -> None:
     branches.orelse[0].orelse = fallbacks[0].orelse
     fallbacks[0].orelse = [branches]
     exec(compile(ast.fix_missing_locations(tree), inspect.getsourcefile(tasks), "exec"), tasks.__dict__)
-    tasks.parse_model.plugforge = True
 
 
 def _is_fallback(body: list[ast.stmt]) -> bool:

@@ -184,7 +184,15 @@ def test_remap_transfers_every_tensor_and_identity_init_computes_what_the_checkp
         with torch.no_grad():
             assert torch.equal(old(x)[0], new(x)[0])  # bitwise: the blocks start as the identity
         assert type(new.model[5]).__name__ == "CBAM" and new.model[-1].f == [16, 19, 22]
-    print(f"\nremap: {result.output.strip()}")
+        report = result.output.strip()
+        other = tmp_path / "other" / "yolov8.yaml"  # the same through add --weights
+        other.parent.mkdir()
+        other.write_bytes(source.read_bytes())
+        result = invoke("add", "eca", "--into", other, "--after", "6,9", "--ultralytics", ultralytics.root,
+                        "--weights", tmp_path / "yolov8n.pt", "-o", tmp_path / "eca.pt")  # fmt: skip
+        assert result.exit_code == 0, result.output
+        assert f"{total}/{total} tensors transferred, 2 new (model.7.*, model.11.*)" in result.output
+    print(f"\nremap: {report}\nadd --weights: {result.output.strip().splitlines()[-1]}")
 
 
 def test_runtime_mode_register_builds_the_yaml_without_touching_ultralytics(site, tmp_path, monkeypatch):
