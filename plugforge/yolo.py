@@ -211,7 +211,7 @@ def listing(specs: list[BlockSpec]) -> str:
         f"PLUGFORGE_SAME_CHANNELS = {_frozenset(same)}\n"
         "# In/out channels: the row's first argument is the output width, scaled like Conv's.\n"
         f"PLUGFORGE_IN_OUT = {_frozenset(in_out)}\n\n"
-        f"__all__ = [{', '.join(repr(n) for n in names)}]\n"
+        f"__all__ = [{', '.join(map(_quoted, names))}]\n"
     )
 
 
@@ -225,13 +225,17 @@ def runtime_init(specs: list[BlockSpec]) -> str:
         '"""',
     )
     text = text.replace("from .", "from ._register import register as _register\nfrom .", 1)
-    text = text.replace("__all__ = [", "__all__ = ['register', ", 1)
+    text = text.replace("__all__ = [", '__all__ = ["register", ', 1)
     classes = ", ".join(s.class_name for s in specs)
     return text + (
         "\n\ndef register() -> None:\n"
         '    """Put the blocks into ultralytics.nn.tasks and give its parse_model the two plugforge branches."""\n'
         f"    _register(PLUGFORGE_SAME_CHANNELS, PLUGFORGE_IN_OUT, [{classes}])\n"
     )
+
+
+def _quoted(name: str) -> str:
+    return f'"{name}"'
 
 
 def _frozenset(names: str) -> str:
