@@ -33,10 +33,6 @@ class Kind:
     channel_params: tuple[str, ...]  # the constructor parameters parse_model fills in
 
 
-def is_model_yaml(path: Path) -> bool:
-    return path.suffix in (".yaml", ".yml")
-
-
 def block_kind(spec: BlockSpec, values: dict[str, Any]) -> Kind:
     """The block's kind from its catalog entry; an error for blocks a YAML row cannot hold."""
     from plugforge.wiring import _PROBE, _check_wireable, _output_width
@@ -93,7 +89,10 @@ def add(
         _check_one_map(rows[anchor], model)
     anchors = [a for a in anchors if not _already_there(rows, a, spec.id)]
     widths = {a: _width(spec, kind, overrides, rows[a], model) for a in anchors}
-    texts = {a: yolo_yaml.row_text(spec.class_name, row_args(spec, kind, values, set(overrides), widths[a]), spec.id) for a in anchors}
+    texts = {
+        a: yolo_yaml.row_text(spec.class_name, row_args(spec, kind, values, set(overrides), widths[a]), spec.id)
+        for a in anchors
+    }
     messages: list[str] = []
     target = model if in_place else model.with_name(f"{model.stem}-{spec.id}{model.suffix}")
     if not anchors:
@@ -126,9 +125,12 @@ def remove(
     messages = [f"removed {spec.class_name} from layer(s) {', '.join(map(str, edit.inserted))} of {_shown(model)}"]
     if edit.moved:
         messages.append("layers moved back: " + _moves(edit.moved))
-    if not keep_registered:
-        changes.update(unregistration(spec, ultralytics, model))
-        messages.append(f"unregistered {spec.class_name}: other YAMLs that use it need `plugforge add` again (keep it with --keep-registered)")
+    undone = {} if keep_registered else unregistration(spec, ultralytics, model)
+    changes.update(undone)
+    if undone:
+        messages.append(
+            f"unregistered {spec.class_name}: other YAMLs that use it need `plugforge add` again (keep it with --keep-registered)"
+        )
     diff = project.write_all(changes, dry_run)
     return Outcome(messages + ([] if dry_run else diff.splitlines()), diff if dry_run else "")
 
@@ -252,7 +254,12 @@ def _listed(listing_file: Path) -> list[BlockSpec]:
     """The catalog entries a listing module imports."""
     by_class = {s.class_name: s for s in load_catalog().specs}
     tree = ast.parse(listing_file.read_text(encoding="utf-8"))
-    names = [a.name for node in tree.body if isinstance(node, ast.ImportFrom) and node.level == 1 and node.module != "_register" for a in node.names]
+    names = [
+        a.name
+        for node in tree.body
+        if isinstance(node, ast.ImportFrom) and node.level == 1 and node.module != "_register"
+        for a in node.names
+    ]
     return [by_class[name] for name in names if name in by_class]
 
 
@@ -283,8 +290,13 @@ def listing_place(package: Path) -> tuple[Path, Path, str]:
 
 
 def _check_names(spec: BlockSpec, package: Path | None) -> None:
+    """A row names its class, so the block's class must not be one tasks.py has (the static list without it)."""
     tasks = package / "nn" / "tasks.py" if package else None
-    if tasks and tasks.is_file() and spec.class_name in yolo_tasks.module_names(tasks.read_text(encoding="utf-8")):
+    if tasks and tasks.is_file():
+        names = yolo_tasks.module_names(tasks.read_text(encoding="utf-8"))
+    else:
+        names = _BASE_MODULES | _NOT_ONE_MAP | {"Concat", "AIFI", "HGStem", "HGBlock", "ResNetLayer", "CBFuse", "Index"}
+    if spec.class_name in names:
         raise PlugforgeError(
             f"Ultralytics' tasks.py already has a {spec.class_name} ({spec.id}'s class), so a row could not tell them "
             f"apart; use Ultralytics' own {spec.class_name} in your YAML, or pick another block"
@@ -301,7 +313,9 @@ def _anchors(rows: list[yolo_yaml.Row], after: str | None, after_layer: str | No
         try:
             return sorted({int(part) for part in after.split(",") if part.strip()})
         except ValueError:
-            raise PlugforgeError(f"--after takes layer indices for a YOLO YAML, e.g. --after 4 or --after 4,6; got {after!r}") from None
+            raise PlugforgeError(
+                f"--after takes layer indices for a YOLO YAML, e.g. --after 4 or --after 4,6; got {after!r}"
+            ) from None
     return [layer_index(rows, after_layer, model)]
 
 
@@ -316,7 +330,9 @@ def layer_index(rows: list[yolo_yaml.Row], name: str, model: Path) -> int:
         raise PlugforgeError(f"{_shown(model)} has no {module} layer; its modules: {known} (or `backbone`)")
     if nth:
         if not nth.isdigit() or not 1 <= int(nth) <= len(matches):
-            raise PlugforgeError(f"{_shown(model)} has {len(matches)} {module} layers; --after-layer {module}:k takes k in 1..{len(matches)}")
+            raise PlugforgeError(
+                f"{_shown(model)} has {len(matches)} {module} layers; --after-layer {module}:k takes k in 1..{len(matches)}"
+            )
         return matches[int(nth) - 1]
     if len(matches) > 1:
         raise PlugforgeError(
@@ -391,7 +407,15 @@ def layers(model: Path) -> list[tuple[str, ...]]:
     rows = yolo_yaml.parse(text, str(model))
     measured = _measured(yolo_yaml._load(text))
     scales = measured[0] if measured else []
-    header = ("INDEX", "FROM", "MODULE", "ARGS", *(f"C({s})" for s in scales), *(("STRIDE",) if measured else ()), "COMMENT")
+    header = (
+        "INDEX",
+        "FROM",
+        "MODULE",
+        "ARGS",
+        *(f"C({s})" for s in scales),
+        *(("STRIDE",) if measured else ()),
+        "COMMENT",
+    )
     table = [header]
     for row in rows:
         columns = [str(row.index), str(row.source), row.module, str(row.args)]
@@ -446,14 +470,20 @@ def _is_map(value) -> bool:
 # ---- messages ----
 
 
-def _report(model: Path, target: Path, spec: BlockSpec, edit, mode: str, package: Path | None, dry_run: bool) -> list[str]:
+def _report(
+    model: Path, target: Path, spec: BlockSpec, edit, mode: str, package: Path | None, dry_run: bool
+) -> list[str]:
     lines = [f"inserted {spec.class_name} at layer(s) {', '.join(map(str, edit.inserted))}"]
     if edit.moved:
-        lines.append(f"layers moved: {_moves(edit.moved)} (settings that name layers move too, e.g. freeze=10 becomes {_moved(edit.moved, 10)})")
+        lines.append(
+            f"layers moved: {_moves(edit.moved)} (settings that name layers move too, e.g. freeze=10 becomes {_moved(edit.moved, 10)})"
+        )
     scale = _scaled_name(target) if "scales:" in edit.text else None
     lines.append(f"load it as {scale}" if scale else f"load {_shown(target)}")
     if mode == "source":
-        lines.append(f"registered {spec.class_name} in {_shown(package / 'nn' / 'tasks.py')} (parse_model builds it from every entry point)")
+        lines.append(
+            f"registered {spec.class_name} in {_shown(package / 'nn' / 'tasks.py')} (parse_model builds it from every entry point)"
+        )
     else:
         lines += [
             f"Ultralytics is a plain install, so it was not patched: {RUNTIME_PACKAGE}/ beside the YAML registers the block. Before building or loading:",

@@ -221,7 +221,9 @@ def test_source_mode_patches_tasks_and_remove_restores_it(yolo, tmp_path):
     assert result.exit_code == 0, result.output
     tasks = (package / "nn" / "tasks.py").read_text()
     assert "from ultralytics.nn.modules.plugforge_blocks import *" in tasks
-    assert "elif m in PLUGFORGE_SAME_CHANNELS:" in tasks and tasks.index("PLUGFORGE_IN_OUT:") < tasks.index("else:\n            c2 = ch[f]")
+    assert "elif m in PLUGFORGE_SAME_CHANNELS:" in tasks and tasks.index("PLUGFORGE_IN_OUT:") < tasks.index(
+        "else:\n            c2 = ch[f]"
+    )
     compile(tasks, "tasks.py", "exec")
     listing = (package / "nn" / "modules" / "plugforge_blocks.py").read_text()
     assert "from .cbam import CBAM" in listing
@@ -288,10 +290,14 @@ def test_a_class_name_tasks_already_has_is_refused(yolo, tmp_path):
     result = invoke("add", "sppf", "--into", yolo, "--after", "2", "--ultralytics", tmp_path)
     assert result.exit_code == 1 and "already has a SPPF" in result.output
     assert (package / "nn" / "tasks.py").read_text() == tasks and not (yolo.parent / "tiny-sppf.yaml").exists()
+    result = invoke("add", "sppf", "--into", yolo, "--after", "2")  # runtime mode, Ultralytics not found
+    assert result.exit_code == 1 and "already has a SPPF" in result.output
 
 
 def test_multiline_rows_are_refused(yolo):
-    yolo.write_text(MODEL.replace("  - [-1, 1, Conv, [64, 3, 2]] # 1-P2/4", "  - - -1\n    - 1\n    - Conv\n    - [64, 3, 2]"))
+    yolo.write_text(
+        MODEL.replace("  - [-1, 1, Conv, [64, 3, 2]] # 1-P2/4", "  - - -1\n    - 1\n    - Conv\n    - [64, 3, 2]")
+    )
     result = invoke("add", "cbam", "--into", yolo, "--after", "2")
     assert result.exit_code == 1 and "one line" in result.output
 

@@ -119,7 +119,9 @@ def _branches(function: cst.FunctionDef, path: str) -> cst.If:
     names = {n.value for n in m.findall(function, m.Name()) if isinstance(n, cst.Name)}
     expression = width_expression(names)
     if expression is None:
-        raise WireError(f"{path}: parse_model has no width multiple (`width`) or make_divisible; this version is not supported")
+        raise WireError(
+            f"{path}: parse_model has no width multiple (`width`) or make_divisible; this version is not supported"
+        )
     return cst.parse_statement(BRANCHES.format(same=SAME, in_out=IN_OUT, width_expr=expression))
 
 
@@ -130,7 +132,11 @@ def _graft(branches: cst.If, fallback: cst.Else) -> cst.If:
 
 
 def _is_our_import(statement: cst.SimpleStatementLine) -> bool:
-    return m.matches(statement.body[0], m.ImportFrom(module=m.Attribute(attr=m.Name(LISTING)))) if statement.body else False
+    return (
+        m.matches(statement.body[0], m.ImportFrom(module=m.Attribute(attr=m.Name(LISTING))))
+        if statement.body
+        else False
+    )
 
 
 def _with_import(module: cst.Module, path: str, listing: str) -> cst.Module:
@@ -138,7 +144,8 @@ def _with_import(module: cst.Module, path: str, listing: str) -> cst.Module:
     body = list(module.body)
     for position, statement in enumerate(body):
         if isinstance(statement, cst.SimpleStatementLine) and m.matches(
-            statement.body[0], m.ImportFrom(module=m.Attribute(value=m.Attribute(attr=m.Name("nn")), attr=m.Name("modules")))
+            statement.body[0],
+            m.ImportFrom(module=m.Attribute(value=m.Attribute(attr=m.Name("nn")), attr=m.Name("modules"))),
         ):
             body.insert(position + 1, cst.parse_statement(_IMPORT.format(module=listing)))
             return module.with_changes(body=body)

@@ -110,14 +110,20 @@ def parse(text: str, path: str = "model.yaml") -> list[Row]:
                 f"{len(data[section])}; write each row on one line as `- [from, repeats, module, args]`"
             )
         for (number, match), value in zip(found[section], data[section]):
-            if [int(n) for n in re.findall(r"-?\d+", match["frm"])] != ([*value[0]] if isinstance(value[0], list) else [value[0]]):
-                raise WireError(f"{path}:{number + 1}: cannot read this row's `from` field; write it as an index or a list of indices")
+            if [int(n) for n in re.findall(r"-?\d+", match["frm"])] != (
+                [*value[0]] if isinstance(value[0], list) else [value[0]]
+            ):
+                raise WireError(
+                    f"{path}:{number + 1}: cannot read this row's `from` field; write it as an index or a list of indices"
+                )
             comment = match["tail"].strip().lstrip("#").strip()
             rows.append(Row(len(rows), number, section, *value, comment))
     return rows
 
 
-def insert(text: str, anchors: list[int], row_text: str | dict[int, str], rewire: str = "all", path: str = "model.yaml") -> Edit:
+def insert(
+    text: str, anchors: list[int], row_text: str | dict[int, str], rewire: str = "all", path: str = "model.yaml"
+) -> Edit:
     """Insert ``row_text`` (``[from, repeats, module, args] # comment``, or one per anchor) after each anchor index.
 
     Anchors are indices of the original file. In every later row, absolute

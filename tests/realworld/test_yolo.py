@@ -55,7 +55,9 @@ def test_every_model_yaml_at_every_position_equals_the_dict_edit_and_removes_to_
                 assert rows_of(edit.text) == _dict_insert(layers, anchor, rewire), (path, anchor, rewire)
                 assert yolo_yaml.remove(edit.text, "simam", str(path)).text == text, (path, anchor, rewire)
                 edits += 1
-    print(f"\n{len(files)} model YAMLs: {edits} edits equal to the dict edit and undone byte for byte, {refused} refused (last row)")
+    print(
+        f"\n{len(files)} model YAMLs: {edits} edits equal to the dict edit and undone byte for byte, {refused} refused (last row)"
+    )
     assert len(files) >= 50 and refused == 2 * len(files)
 
 
@@ -71,7 +73,9 @@ def patched(site, tmp_path):
         positions = ",".join(map(str, POSITIONS))
         result = invoke("add", "cbam", "--into", target, "--after", positions, "--ultralytics", ultralytics.root)
         assert result.exit_code == 0, result.output
-        result = invoke("add", "rfb", "--into", tmp_path / f"{family}-cbam.yaml", "--after", "4", "--ultralytics", ultralytics.root)
+        result = invoke(
+            "add", "rfb", "--into", tmp_path / f"{family}-cbam.yaml", "--after", "4", "--ultralytics", ultralytics.root
+        )
         assert result.exit_code == 0, result.output
         yamls[family] = (target, tmp_path / f"{family}-cbam-rfb.yaml")
     return ultralytics, yamls
@@ -134,7 +138,9 @@ def test_yolo_cli_builds_the_patched_yaml_and_a_checkpoint_loads_in_a_fresh_proc
     _shim(site)
     env = _offline_env(site)
     wired = yamls["yolov8"][1]
-    scaled = wired.name.replace("yolov8", "yolov8s")  # Ultralytics reads the scale letter, then loads yolov8-cbam-rfb.yaml
+    scaled = wired.name.replace(
+        "yolov8", "yolov8s"
+    )  # Ultralytics reads the scale letter, then loads yolov8-cbam-rfb.yaml
     cv2.imwrite(str(tmp_path / "image.jpg"), np.full((64, 64, 3), 127, np.uint8))
     yolo = [sys.executable, "-c", "from ultralytics.cfg import entrypoint; entrypoint()"]  # the `yolo` command
     command = [*yolo, "predict", f"model={scaled}", "source=image.jpg", "imgsz=64", "save=False"]
@@ -167,7 +173,9 @@ def test_remap_transfers_every_tensor_and_identity_init_computes_what_the_checkp
     source = ultralytics.root / "ultralytics" / "cfg" / "models" / "v8" / "yolov8.yaml"
     model_yaml = tmp_path / "yolov8.yaml"
     model_yaml.write_bytes(source.read_bytes())
-    result = invoke("add", "cbam", "--into", model_yaml, "--after", "4", "--identity-init", "--ultralytics", ultralytics.root)
+    result = invoke(
+        "add", "cbam", "--into", model_yaml, "--after", "4", "--identity-init", "--ultralytics", ultralytics.root
+    )
     assert result.exit_code == 0, result.output
     with ultralytics.imports():
         from ultralytics import YOLO
@@ -203,7 +211,9 @@ def test_runtime_mode_register_builds_the_yaml_without_touching_ultralytics(site
     pristine = tasks.read_bytes()
     source = ultralytics.root / "ultralytics" / "cfg" / "models" / "11" / "yolo11.yaml"
     (tmp_path / "yolo11.yaml").write_bytes(source.read_bytes())
-    result = invoke("add", "eca", "--into", tmp_path / "yolo11.yaml", "--after", "4,6")  # Ultralytics not importable here
+    result = invoke(
+        "add", "eca", "--into", tmp_path / "yolo11.yaml", "--after", "4,6"
+    )  # Ultralytics not importable here
     assert result.exit_code == 0 and "plugforge_yolo.register()" in result.output, result.output
     result = invoke("add", "rfb", "--into", tmp_path / "yolo11-eca.yaml", "--after", "10")
     assert result.exit_code == 0, result.output
@@ -237,7 +247,9 @@ def test_registration_is_applied_and_removed_on_several_ultralytics_versions(sit
     package = ultralytics.root / "ultralytics"
     tasks = package / "nn" / "tasks.py"
     pristine = tasks.read_bytes()
-    source = min(package.rglob("yolov8.yaml"), default=None) or min(package.rglob("yolov8n.yaml"))  # 8.0: one file per scale
+    source = min(package.rglob("yolov8.yaml"), default=None) or min(
+        package.rglob("yolov8n.yaml")
+    )  # 8.0: one file per scale
     model_yaml = tmp_path / source.name
     model_yaml.write_bytes(source.read_bytes())
     result = invoke("add", "cbam", "--into", model_yaml, "--after", "4", "--ultralytics", ultralytics.root)
