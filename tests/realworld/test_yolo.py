@@ -6,6 +6,7 @@ run at 64x64 to keep CI cheap (the strides and channels do not depend on the siz
 
 import copy
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -25,9 +26,9 @@ SIZE = 64
 POSITIONS = (2, 4, 6, 9)  # after a C2f/C3k2 at P2, P3, P4, and after SPPF (yolov8 and yolo11 share them)
 
 
-def model_files():
+def model_files(key="ultralytics"):
     try:
-        root = unpacked("ultralytics") / "ultralytics" / "cfg" / "models"
+        root = unpacked(key) / "ultralytics" / "cfg" / "models"
     except Unavailable as error:
         pytest.skip(str(error))
     return sorted(root.rglob("*.yaml"))
@@ -38,14 +39,15 @@ def rows_of(text):
     return data["backbone"] + data["head"]
 
 
-def test_every_model_yaml_at_every_position_equals_the_dict_edit_and_removes_to_its_bytes():
-    files = model_files()
+@pytest.mark.parametrize("key, rewires", [("ultralytics", ("all", "next")), ("ultralytics-8.4.190", ("all",))])
+def test_every_model_yaml_at_every_position_equals_the_dict_edit_and_removes_to_its_bytes(key, rewires):
+    files = model_files(key)
     edits = refused = 0
     for path in files:
         text = path.read_text(encoding="utf-8")
         layers = rows_of(text)
         for anchor in range(len(layers)):
-            for rewire in ("all", "next"):
+            for rewire in rewires:
                 try:
                     edit = yolo_yaml.insert(text, [anchor], yolo_yaml.row_text("SimAM", [], "simam"), rewire, str(path))
                 except WireError as error:
@@ -56,9 +58,9 @@ def test_every_model_yaml_at_every_position_equals_the_dict_edit_and_removes_to_
                 assert yolo_yaml.remove(edit.text, "simam", str(path)).text == text, (path, anchor, rewire)
                 edits += 1
     print(
-        f"\n{len(files)} model YAMLs: {edits} edits equal to the dict edit and undone byte for byte, {refused} refused (last row)"
+        f"\n{PACKAGES[key].pin}: {len(files)} model YAMLs: {edits} edits equal to the dict edit and undone byte for byte, {refused} refused (last row)"
     )
-    assert len(files) >= 50 and refused == 2 * len(files)
+    assert len(files) >= 50 and refused == len(rewires) * len(files)
 
 
 @pytest.fixture
@@ -193,6 +195,8 @@ def test_remap_transfers_every_tensor_and_identity_init_computes_what_the_checkp
             assert torch.equal(old(x)[0], new(x)[0])  # bitwise: the blocks start as the identity
         assert type(new.model[5]).__name__ == "CBAM" and new.model[-1].f == [16, 19, 22]
         report = result.output.strip()
+        by_name = {k for k, v in new.state_dict().items() if k in old.state_dict() and old.state_dict()[k].shape == v.shape}
+        report += f" (loading by name would match {len(by_name)}/{total})"
         other = tmp_path / "other" / "yolov8.yaml"  # the same through add --weights
         other.parent.mkdir()
         other.write_bytes(source.read_bytes())
@@ -276,3 +280,15 @@ def test_registration_is_applied_and_removed_on_several_ultralytics_versions(sit
     leftovers = [p.name for p in package.joinpath("nn").rglob("*") if "plugforge" in p.name or p.name == "cbam.py"]
     assert leftovers in ([], ["plugforge_blocks"]) and not list(package.joinpath("nn").rglob("cbam.py"))
     print(f"\n{key}: patched, {built}, unpatched to its bytes")
+
+
+def test_anchors_lists_channels_at_every_scale_and_strides_with_ultralytics(site, tmp_path):
+    ultralytics = site("ultralytics")
+    source = ultralytics.root / "ultralytics" / "cfg" / "models" / "v8" / "yolov8.yaml"
+    with ultralytics.imports():
+        result = invoke("anchors", source)
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert lines[0].split() == ["INDEX", "FROM", "MODULE", "ARGS", *(f"C({s})" for s in "nsmlx"), "STRIDE", "COMMENT"]
+    assert re.search(r"^11 .*Concat .* 384 +768 +960 +1024 +1280 +16 +cat backbone P4$", lines[12])  # n..x, stride
+    assert lines[23].startswith("22 ") and "Detect" in lines[23]
