@@ -178,6 +178,8 @@ def add(block: str, model: Path, class_name: str | None, after: str | None, befo
 
     if (weights is None) != (output is None):
         raise click.UsageError("--weights and -o go together: the checkpoint to remap and where to write it")
+    if weights and model.suffix not in (".yaml", ".yml"):
+        raise click.UsageError("--weights remaps a YOLO checkpoint onto the YAML add writes; give a model YAML")
     if weights and dry_run:
         raise click.UsageError("--weights writes a checkpoint, so it cannot run with --dry-run")
     yolo = {key: value for key, value in dict(after_layer=after_layer, rewire=rewire, in_place=in_place or None,
