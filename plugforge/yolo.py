@@ -107,7 +107,7 @@ def add(
         changes.update(source_registration(package, [spec]))
     else:
         changes.update(runtime_registration(target.parent, [spec]))
-    messages += _stride_warning(spec, values, rows, anchors)
+    messages += _stride_warning(spec, values, rows, anchors, text)
     diff = project.write_all(changes, dry_run)
     messages += _report(model, target, spec, edit, mode, package, dry_run)
     return Outcome(messages + ([] if dry_run else diff.splitlines()), diff if dry_run else "", written=target)
@@ -383,17 +383,43 @@ def _width(spec: BlockSpec, kind: Kind, overrides: dict[str, str], anchor: yolo_
     )
 
 
-def _stride_warning(spec: BlockSpec, values: dict[str, Any], rows, anchors: list[int]) -> list[str]:
+def _stride_warning(spec: BlockSpec, values: dict[str, Any], rows, anchors: list[int], text: str) -> list[str]:
+    """A stride > 1 shrinks every map computed from the block: which head inputs change, by how much, what breaks."""
     stride = values.get(spec.output.stride) if spec.output.stride in spec.params else None
     if not stride or stride == 1:
         return []
+    affected = set(anchors)
+    for row in rows:
+        if row.index > min(anchors) and set(_resolved(row)) & affected:
+            affected.add(row.index)
+    measured = _measured(yolo_yaml.load(text), scales=1)
+    before = measured[2] if measured else None
     head = rows[-1]
-    return [
-        f"warning: {spec.id} with stride={stride} divides H and W by {stride} after layer(s) "
-        f"{', '.join(map(str, anchors))}: every later layer that reads it has {stride}x its stride, so the "
-        f"strides of the head's inputs {head.sources()} change (P3/8 becomes /{8 * stride}) and Concat rows that "
-        "join it with other maps fail unless their sizes still match"
+    inputs = []
+    for index in _resolved(head):
+        if index in affected:
+            change = (
+                f" (stride {before[index]} -> {int(before[index]) * stride})"
+                if before and before[index].isdigit()
+                else ""
+            )
+            inputs.append(f"{index}{change}")
+    mixed = [r.index for r in rows[:-1] if r.module == "Concat" and len({i in affected for i in _resolved(r)}) > 1]
+    lines = [
+        f"warning: {spec.id} with stride={stride} divides H and W by {stride} after layer(s) {', '.join(map(str, anchors))}"
+        f" (old numbering): the head's inputs {', '.join(inputs) or 'none'} get {stride}x their stride"
     ]
+    if mixed:
+        lines.append(
+            f"warning: Concat layer(s) {', '.join(map(str, mixed))} (old numbering) join it with maps of the old size; "
+            "the model will not build unless their other inputs shrink too"
+        )
+    return lines
+
+
+def _resolved(row: yolo_yaml.Row) -> list[int]:
+    """The absolute indices a row reads."""
+    return [row.index + i if i < 0 else i for i in row.sources()]
 
 
 # ---- anchors ----
@@ -405,7 +431,7 @@ def layers(model: Path) -> list[tuple[str, ...]]:
     """Every layer: index, from, module, args, comment; with Ultralytics importable, channels per scale and stride."""
     text = _read(model)
     rows = yolo_yaml.parse(text, str(model))
-    measured = _measured(yolo_yaml._load(text))
+    measured = _measured(yolo_yaml.load(text))
     scales = measured[0] if measured else []
     header = (
         "INDEX",
@@ -425,8 +451,9 @@ def layers(model: Path) -> list[tuple[str, ...]]:
     return table
 
 
-def _measured(data: dict) -> tuple[list[str], dict[str, list[str]], list[str]] | None:
-    """``(scales, channels per scale, strides)`` from building the model with Ultralytics, or None without it."""
+def _measured(data: dict, scales: int = 5) -> tuple[list[str], dict[str, list[str]], list[str]] | None:
+    """``(scales, channels per scale, strides)`` from building the model with Ultralytics (at its first
+    ``scales`` scales), or None without it."""
     if importlib.util.find_spec("ultralytics") is None or importlib.util.find_spec("torch") is None:
         return None
     import copy
@@ -434,7 +461,7 @@ def _measured(data: dict) -> tuple[list[str], dict[str, list[str]], list[str]] |
     import torch
     from ultralytics.nn import tasks
 
-    scales = list(data.get("scales") or {}) or [""]
+    scales = (list(data.get("scales") or {}) or [""])[:scales]
     size = 128
     channels, strides = {}, []
     for scale in scales:
@@ -486,7 +513,12 @@ def _report(
         )
     else:
         lines += [
-            f"Ultralytics is a plain install, so it was not patched: {RUNTIME_PACKAGE}/ beside the YAML registers the block. Before building or loading:",
+            (
+                f"Ultralytics is a plain install ({_shown(package)}), so it was not patched"
+                if package
+                else "Ultralytics was not found, so nothing was patched"
+            )
+            + f": {RUNTIME_PACKAGE}/ beside the YAML registers the block. Before building or loading:",
             f"    import {RUNTIME_PACKAGE}; {RUNTIME_PACKAGE}.register()",
             "  limits: the `yolo` command line does not call it (use the Python API, or --ultralytics PATH / --patch-installed);"
             f" {RUNTIME_PACKAGE} must be importable wherever a checkpoint with the block is loaded",

@@ -305,7 +305,10 @@ def test_multiline_rows_are_refused(yolo):
 def test_stride_changing_block_warns_with_numbers(yolo):
     result = invoke("add", "inverted_residual", "--into", yolo, "--after", "2", "--set", "stride=2")
     assert result.exit_code == 0, result.output
-    assert "stride=2 divides H and W by 2" in result.output and "[7, 4]" in result.output
+    assert "stride=2 divides H and W by 2 after layer(s) 2" in result.output
+    assert "the head's inputs 7, 4 get 2x their stride" in result.output and "Concat" not in result.output
+    result = invoke("add", "inverted_residual", "--into", yolo, "--after", "4", "--set", "stride=2", "--in-place")
+    assert "Concat layer(s) 6 (old numbering) join it with maps of the old size" in " ".join(result.output.split())
 
 
 def test_anchors_lists_every_layer_statically(yolo):

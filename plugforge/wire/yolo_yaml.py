@@ -57,7 +57,7 @@ class Edit:
 
 
 @functools.lru_cache(maxsize=16)
-def _load(text: str) -> Any:
+def load(text: str) -> Any:
     """``yaml.safe_load``, with libyaml's loader where PyYAML has it (cached: never mutate the result)."""
     try:
         import yaml
@@ -69,7 +69,7 @@ def _load(text: str) -> Any:
 def is_model(text: str) -> bool:
     """Whether the text is an Ultralytics model: ``backbone`` and ``head`` lists of 4-item rows."""
     try:
-        data = _load(text)
+        data = load(text)
     except Exception:
         return False
     if not isinstance(data, dict):
@@ -87,7 +87,7 @@ def parse(text: str, path: str = "model.yaml") -> list[Row]:
             f"{path} is not an Ultralytics model YAML "
             "(no `backbone:` and `head:` lists of [from, repeats, module, args] rows)"
         )
-    data = _load(text)
+    data = load(text)
     found: dict[str, list[tuple[int, re.Match]]] = {"backbone": [], "head": []}
     section = None
     for number, line in enumerate(text.splitlines()):
@@ -254,7 +254,7 @@ def _renumbered(line: str, old: int, new: int, retarget, comments: bool) -> str:
 
 def _row_value(match: re.Match) -> Any:
     try:
-        return _load("[" + match["frm"] + match["rest"])
+        return load("[" + match["frm"] + match["rest"])
     except Exception:
         return None
 
@@ -265,11 +265,11 @@ def _newline(line: str) -> str:
 
 def _verify(before: str, after: str, intended) -> None:
     """The line edit must equal the intended edit of the parsed lists (a bug here must never write a file)."""
-    want = copy.deepcopy(_load(before))
+    want = copy.deepcopy(load(before))
     layers = want["backbone"] + want["head"]
     layers, split = intended(layers, len(want["backbone"]))
     want["backbone"], want["head"] = layers[:split], layers[split:]
-    if _load(after) != want:
+    if load(after) != want:
         raise WireError("internal error: the line edit does not match the intended YAML edit; no file was written")
 
 
