@@ -561,4 +561,8 @@ def _read(model: Path) -> str:
 
 
 def _shown(path: Path) -> str:
-    return project.display(path)
+    """The path relative to the current folder where it is inside it, else absolute."""
+    try:
+        return path.resolve().relative_to(Path.cwd().resolve()).as_posix()
+    except ValueError:
+        return path.resolve().as_posix()
