@@ -140,10 +140,24 @@ def new(block: str, out_dir: Path, sets: tuple[str, ...], no_tests: bool, force:
               help="Where the source does not tell the channels: build EXPR (e.g. 'Bottleneck(256, 64)') and measure them.")  # fmt: skip
 @click.option("--input", "inputs", multiple=True, metavar="SHAPE",
               help="Input shape for --check or --build, e.g. 2,256,56,56.")  # fmt: skip
+@click.option("--after-layer", metavar="NAME",
+              help="YOLO YAML: after the module that occurs once (SPPF), its k-th (C2f:2), or `backbone`.")  # fmt: skip
+@click.option("--rewire", type=click.Choice(["all", "next"]),
+              help="YOLO YAML: every consumer of the layer reads the block (all, default) or only the next row.")  # fmt: skip
+@click.option("--in-place", is_flag=True, help="YOLO YAML: rewrite the YAML instead of writing <stem>-<block>.yaml.")
+@click.option("--ultralytics", "ultralytics", type=click.Path(file_okay=False, path_type=Path),
+              help="YOLO YAML: the Ultralytics checkout to register the block in (source mode).")  # fmt: skip
+@click.option("--patch-installed", is_flag=True,
+              help="YOLO YAML: register the block in a pip-installed Ultralytics' files too.")  # fmt: skip
+@click.option("--weights", type=click.Path(dir_okay=False, path_type=Path),
+              help="YOLO YAML: a checkpoint of the original model, remapped to the new rows into -o.")  # fmt: skip
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Where --weights writes the new checkpoint.")
 def add(block: str, model: Path, class_name: str | None, after: str | None, before: str | None,
         replace: str | None, name: str | None, sets: tuple[str, ...], channels: str | None,
         inline: bool, cell: int | None, identity_init: bool, dry_run: bool, check_expr: str | None,
-        build_expr: str | None, inputs: tuple[str, ...]) -> None:  # fmt: skip
+        build_expr: str | None, inputs: tuple[str, ...], after_layer: str | None, rewire: str | None,
+        in_place: bool, ultralytics: Path | None, patch_installed: bool, weights: Path | None,
+        output: Path | None) -> None:  # fmt: skip
     """Wire BLOCK into the model class in the file given by --into.
 
     The block is rendered to blocks/<block>.py next to the model (or the
@@ -168,8 +182,19 @@ def add(block: str, model: Path, class_name: str | None, after: str | None, befo
       plugforge add eca --into train.ipynb --class Net
       plugforge add se --into model.py --check "Bottleneck(256, 64)" --input 2,256,56,56
       plugforge add se --into model.py --after stage --build "Net(32)"
+      plugforge add cbam --into ultralytics/cfg/models/v8/yolov8.yaml --after 4
+      plugforge add eca --into yolo11.yaml --after 4,6 --ultralytics ~/src/ultralytics
     """
     from plugforge import wiring
+
+    if (weights is None) != (output is None):
+        raise click.UsageError("--weights and -o go together: the checkpoint to remap and where to write it")
+    if weights and model.suffix not in (".yaml", ".yml"):
+        raise click.UsageError("--weights remaps a YOLO checkpoint onto the YAML add writes; give a model YAML")
+    if weights and dry_run:
+        raise click.UsageError("--weights writes a checkpoint, so it cannot run with --dry-run")
+    yolo = {key: value for key, value in dict(after_layer=after_layer, rewire=rewire, in_place=in_place or None,
+            ultralytics=ultralytics, patch_installed=patch_installed or None).items() if value is not None}  # fmt: skip
 
     if sum(option is not None for option in (after, before, replace)) > 1:
         raise click.UsageError("--after, --before and --replace choose the position: give only one of them")
@@ -179,11 +204,39 @@ def add(block: str, model: Path, class_name: str | None, after: str | None, befo
         find(block), _parse_sets(sets), model, class_name=class_name, after=after,
         before=before, replace=replace, name=name, channels=channels, inline=inline,
         identity_init=identity_init, cell=cell, dry_run=dry_run, check=_add_check(model, check_expr, inputs, dry_run),
-        build=build_expr, shapes=_shapes(inputs) if build_expr else (),
+        build=build_expr, shapes=_shapes(inputs) if build_expr else (), yolo=yolo,
     )  # fmt: skip
     _report(outcome, dry_run)
     if outcome.report:
         click.echo(outcome.report)
+    if weights:
+        _remap(weights, outcome.written, output, ultralytics)
+
+
+@main.command()
+@click.argument("checkpoint", type=click.Path(dir_okay=False, exists=True, path_type=Path))
+@click.argument("model", type=click.Path(dir_okay=False, exists=True, path_type=Path))
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path), help="The new checkpoint.")
+@click.option("--ultralytics", type=click.Path(file_okay=False, path_type=Path),
+              help="The Ultralytics checkout to import (default: the one Python finds).")  # fmt: skip
+def remap(checkpoint: Path, model: Path, output: Path, ultralytics: Path | None) -> None:
+    """Move an Ultralytics checkpoint's weights onto a YAML with plugforge rows.
+
+    The rows of the checkpoint's stored YAML are aligned with MODEL's, `model.N.`
+    keys move to their new index, tensors load by shape, and the result is saved
+    in Ultralytics' checkpoint format; the new blocks keep their initialisation.
+
+    \b
+    Example:
+      plugforge remap yolov8n.pt yolov8n-cbam.yaml -o yolov8n-cbam-init.pt
+    """
+    _remap(checkpoint, model, output, ultralytics)
+
+
+def _remap(checkpoint: Path, model: Path, output: Path, ultralytics: Path | None) -> None:
+    from plugforge import yolo_weights  # imports torch and Ultralytics
+
+    click.echo(yolo_weights.remap(checkpoint, model, output, ultralytics))
 
 
 @main.command()
@@ -194,14 +247,22 @@ def add(block: str, model: Path, class_name: str | None, after: str | None, befo
 @click.option("--cell", type=click.IntRange(min=1),
               help="Notebook only: the code cell that holds the block (1 = first code cell).")  # fmt: skip
 @click.option("--dry-run", is_flag=True, help="Print a unified diff of every file; write nothing.")
-def remove(name: str, model: Path, class_name: str | None, cell: int | None, dry_run: bool) -> None:
+@click.option("--ultralytics", type=click.Path(file_okay=False, path_type=Path),
+              help="YOLO YAML: the Ultralytics checkout the block was registered in.")  # fmt: skip
+@click.option("--keep-registered", is_flag=True, help="YOLO YAML: remove the rows only; Ultralytics keeps the block.")
+def remove(name: str, model: Path, class_name: str | None, cell: int | None, dry_run: bool,
+           ultralytics: Path | None, keep_registered: bool) -> None:  # fmt: skip
     """Undo `plugforge add`: remove the block attribute NAME, its calls and its import.
 
-    The vendored block file is deleted too when nothing else imports it.
+    The vendored block file is deleted too when nothing else imports it. In a
+    YOLO model YAML, NAME is the block id: its rows go (the file is as it was
+    before `add`), and so does its registration in Ultralytics.
     """
     from plugforge import wiring
 
-    _report(wiring.remove(model, name, class_name=class_name, cell=cell, dry_run=dry_run), dry_run)
+    outcome = wiring.remove(model, name, class_name=class_name, cell=cell, dry_run=dry_run,
+                            ultralytics=ultralytics, keep_registered=keep_registered)  # fmt: skip
+    _report(outcome, dry_run)
 
 
 @main.command()
@@ -218,6 +279,9 @@ def anchors(file: Path, class_name: str | None, build_expr: str | None, inputs: 
     """
     from plugforge import wiring
 
+    if file.suffix in (".yaml", ".yml"):
+        click.echo(describe.columns(wiring.yolo_layers(file)))
+        return
     if inputs and not build_expr:
         raise click.UsageError("--input is the input shape for --build; add --build EXPR")
     found = wiring.anchors(file, class_name, build_expr, _shapes(inputs) if inputs else ())

@@ -29,6 +29,7 @@ class Outcome:
     messages: list[str] = field(default_factory=list)
     diff: str = ""  # dry run only: what would change
     report: str = ""  # add --check: the check's report
+    written: Path | None = None  # a YOLO model YAML: the file that add wrote
 
 
 def add(spec: BlockSpec, overrides: dict[str, str], model: Path, **options: Any) -> Outcome:
@@ -55,14 +56,22 @@ def _add(
     check: Callable[[], str] | None = None,
     build: str | None = None,
     shapes: tuple[tuple[int, ...], ...] = (),
+    yolo: dict[str, Any] | None = None,
 ) -> Outcome:
     """Wire ``spec`` into ``model``; every file is written, or none.
 
     ``check`` runs once the files are written and returns a report; if it raises,
     every file is put back to its exact bytes. Where the source does not tell the
     channels, they are measured by building ``build`` (default: the class with its
-    defaults), at ``shapes`` if given.
+    defaults), at ``shapes`` if given. A YOLO model YAML goes to ``plugforge.yolo``
+    with the ``yolo`` options (after_layer, rewire, in_place, ultralytics, patch_installed).
     """
+    if _is_yaml(model):
+        return _yolo_add(spec, overrides, model, after, identity_init, dry_run, yolo or {},
+                         class_name=class_name, before=before, replace=replace, name=name, channels=channels,
+                         inline=inline, cell=cell, check=check, build=build)  # fmt: skip
+    if yolo:
+        raise PlugforgeError(f"{', '.join('--' + k.replace('_', '-') for k in yolo)} apply(s) to a YOLO model YAML, not to {model.name}")
     _check_wireable(spec)
     if identity_init:
         overrides = _identity_overrides(spec, overrides)
@@ -120,6 +129,27 @@ def _add(
     return Outcome(result.messages + notes + ([] if dry_run else created), diff, report)
 
 
+def _is_yaml(model: Path) -> bool:
+    return model.suffix in (".yaml", ".yml")
+
+
+def _yolo_add(spec, overrides, model, after, identity_init, dry_run, options, **python_only) -> Outcome:
+    from plugforge import yolo
+
+    given = [name for name, value in python_only.items() if value not in (None, False)]
+    if given:
+        names = ", ".join("--" + name.replace("_name", "").replace("_", "-") for name in given)
+        raise PlugforgeError(f"{names}: not for a YOLO model YAML, whose rows are placed with --after INDEX or --after-layer NAME")
+    return yolo.add(spec, overrides, model, after=after, identity_init=identity_init, dry_run=dry_run, **options)
+
+
+def yolo_layers(model: Path) -> list[tuple[str, ...]]:
+    """`anchors` of a YOLO model YAML: a header and one row per layer."""
+    from plugforge import yolo
+
+    return yolo.layers(model)
+
+
 def anchors(
     model: Path, class_name: str | None = None, build: str | None = None, shapes: tuple[tuple[int, ...], ...] = ()
 ) -> list[wire.Anchor]:
@@ -162,9 +192,17 @@ def _edited(model: Path) -> list[Path]:
 
 
 def _remove(
-    model: Path, name: str, *, class_name: str | None = None, cell: int | None = None, dry_run: bool = False
+    model: Path, name: str, *, class_name: str | None = None, cell: int | None = None, dry_run: bool = False,
+    ultralytics: Path | None = None, keep_registered: bool = False,
 ) -> Outcome:
-    """Undo ``add``: attribute, calls, import; the vendored file too when nothing else imports it."""
+    """Undo ``add``: attribute, calls, import; the vendored file too when nothing else imports it.
+
+    In a YOLO model YAML: the block's rows (and, unless ``keep_registered``, its registration).
+    """
+    if _is_yaml(model):
+        from plugforge import yolo
+
+        return yolo.remove(model, name, ultralytics=ultralytics, keep_registered=keep_registered, dry_run=dry_run)
     source, rewrite, notes = _document(model, cell, class_name)
     result = wire.remove(source, name, class_name=class_name, vendored=partial(_is_vendored, model))
     changes: dict[Path, str | None] = {model: rewrite(result.source)}

@@ -46,6 +46,15 @@ PACKAGES = {
         "ultralytics", "8.3.253", ("ultralytics",), ("torchvision",),
         _VISION + (("yaml", "pyyaml"), ("cv2", "opencv-python-headless")),
     ),  # fmt: skip
+    # Other Ultralytics releases, for the YOLO registration patch (tests/realworld/test_yolo.py): the oldest,
+    # whose nn/modules is still one file, a mid 8.3 and the newest checked.
+    **{
+        f"ultralytics-{version}": Package(
+            "ultralytics", version, ("ultralytics",), ("torchvision",),
+            _VISION + (("yaml", "pyyaml"), ("cv2", "opencv-python-headless")),
+        )  # fmt: skip
+        for version in ("8.0.0", "8.3.150", "8.4.190")
+    },
     "segmentation_models_pytorch": Package(
         "segmentation-models-pytorch", "0.5.0", ("segmentation_models_pytorch",), ("timm", "torchvision"),
         _VISION + _HUB + (("tqdm", "tqdm"),),
