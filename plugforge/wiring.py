@@ -46,13 +46,13 @@ def add(
     identity_init: bool = False,
     cell: int | None = None,
     dry_run: bool = False,
-    check: Callable[[], str] | None = None,
+    check: Callable[[BlockSpec, dict[str, Any]], str] | None = None,
     build: str | None = None,
     shapes: tuple[tuple[int, ...], ...] = (),
 ) -> Outcome:
     """Wire ``spec`` into ``model``; every file is written, or none.
 
-    ``check`` runs once the files are written and returns a report; if it raises,
+    ``check(spec, values)`` runs once the files are written and returns a report; if it raises,
     every file is put back to its exact bytes. Where the source does not tell the
     channels, they are measured by building ``build`` (default: the class with its
     defaults), at ``shapes`` if given.
@@ -102,7 +102,7 @@ def add(
     created = [f"created {_shown(p)}" for p in changes if p != model and not p.exists() and provenance.STORE not in p.parts]
     with project.restored_on_error(changes) if check else nullcontext():
         diff = project.write_all(changes, dry_run)
-        report = check() if check else ""
+        report = check(spec, values) if check else ""
     return Outcome(result.messages + notes + ([] if dry_run else created), diff, report)
 
 
