@@ -112,12 +112,7 @@ def after_add(
     A block whose method takes only some map sizes is refused first when a map that reaches it does not fit.
     """
     settings, shown = Settings(), _shown(model)
-    if spec.map_size is not None:
-        maps = maps_reaching(Version(model, shown), expr, shapes, spec.class_name)
-        problem = spec.map_problem(values, maps)
-        if problem:
-            given = " ".join(f"--input {','.join(map(str, shape))}" for shape in shapes)
-            raise CheckError(f"--check: every file was put back as it was: in {expr} at {given}, {problem}")
+    refuse_unfit_maps("--check", model, expr, shapes, spec, values)
     try:
         after = measure_version(Version(model, shown), expr, shapes, settings)
     except PlugforgeError as error:
@@ -128,6 +123,18 @@ def after_add(
         note = f"\n(the model before add fails at this input, so there is nothing to compare: {error})"
         return single_report(after, f"{expr} from {shown}", shapes, settings) + note
     return compare_report(before, after, expr, shapes, settings, (f"{shown} before add", shown))
+
+
+def refuse_unfit_maps(
+    option: str, model: Path, expr: str, shapes: tuple[tuple[int, ...], ...], spec: BlockSpec, values: dict[str, Any]
+) -> None:
+    """Raise when a map that reaches the wired block in ``expr`` at ``shapes`` does not fit its map-size rule."""
+    if spec.map_size is None:
+        return
+    problem = spec.map_problem(values, maps_reaching(Version(model, _shown(model)), expr, shapes, spec.class_name))
+    if problem:
+        given = " ".join(f"--input {','.join(map(str, shape))}" for shape in shapes)
+        raise CheckError(f"{option}: every file was put back as it was: in {expr} at {given}, {problem}")
 
 
 def maps_reaching(

@@ -100,6 +100,8 @@ def add(
         result.messages[:] = [note if m.startswith("channels: ") else m for m in result.messages]
     changes[model] = rewrite(result.source)
     created = [f"created {_shown(p)}" for p in changes if p != model and not p.exists() and provenance.STORE not in p.parts]
+    if check is None and build and shapes and spec.map_size and model.suffix == ".py" and not dry_run:
+        check = partial(_maps_fit, model, build, shapes)  # the user gave the input size: refuse a map that does not fit
     with project.restored_on_error(changes) if check else nullcontext():
         diff = project.write_all(changes, dry_run)
         report = check(spec, values) if check else ""
@@ -134,6 +136,14 @@ def _measured(model: Path, unknown, build: str | None, shapes) -> tuple[str, str
         return probe.measured_channels(model, unknown.class_name, unknown.anchor, unknown.constructor, build, shapes)
     except PlugforgeError as error:
         raise PlugforgeError(f"{unknown}\nMeasuring them at run time did not settle it: {error}") from None
+
+
+def _maps_fit(model: Path, build: str, shapes: tuple[tuple[int, ...], ...], spec: BlockSpec, values: dict[str, Any]) -> str:
+    """``--build EXPR --input SHAPE``: refuse the block where a map reaching it does not fit its map-size rule."""
+    from plugforge import checking
+
+    checking.refuse_unfit_maps("--build", model, build, shapes, spec, values)
+    return ""
 
 
 def remove(

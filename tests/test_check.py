@@ -216,6 +216,15 @@ def test_add_check_refuses_a_map_size_the_block_cannot_take(model, block, sets, 
     assert snapshot(model.parent) == before
 
 
+def test_add_build_with_an_input_size_refuses_a_map_size_the_block_cannot_take(model):
+    before = snapshot(model.parent)
+    result = invoke("add", "weighted_permute_mlp", "--into", model, "--build", "Bottleneck(256, 64)", "--input", "2,256,4,4")
+    assert result.exit_code == 1, result.output
+    assert "Error: --build: every file was put back as it was: in Bottleneck(256, 64) at --input 2,256,4,4, " in result.output
+    assert "the maps that reach it are 4x4: use --set segment_dim=4" in " ".join(result.output.split())
+    assert snapshot(model.parent) == before
+
+
 def test_add_check_takes_a_map_size_that_fits(model):
     result = invoke("add", "weighted_permute_mlp", "--into", model, "--check", "Bottleneck(256, 64)", "--input", "2,256,8,8")
     assert result.exit_code == 0, result.output
