@@ -381,7 +381,7 @@ class BlockSpec:
         return f"{name}={_cli_value(values.get(name))}"
 
     def _working_values(self, values: dict[str, Any], maps: list[tuple[int, int, int]]) -> list[Any]:
-        """Values of the ``adjust`` parameter under which every map fits: the closest to the current one, and none if it fits."""
+        """Values of ``adjust`` under which every map fits: the closest to the current one, and None if it fits."""
         param = self.params[self.map_size.adjust] if self.map_size else None
         if param is None or param.type != "int":
             return []

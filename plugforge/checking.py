@@ -105,7 +105,12 @@ def check(file: Path, expr: str, shapes: tuple[tuple[int, ...], ...], settings: 
 
 
 def after_add(
-    model: Path, original: bytes, expr: str, shapes: tuple[tuple[int, ...], ...], spec: BlockSpec, values: dict[str, Any]
+    model: Path,
+    original: bytes,
+    expr: str,
+    shapes: tuple[tuple[int, ...], ...],
+    spec: BlockSpec,
+    values: dict[str, Any],
 ) -> str:
     """``add --check``: the wired model against the model as it was; raises if the wired one fails.
 

@@ -112,7 +112,7 @@ def survey(host: Case, blocks: list[str], site) -> Run:
                 with _identity_watch(model, host, wired) as watch:
                     got = _outputs(model, host)
             break
-        except Exception as error:  # noqa: BLE001 - a block the model cannot build or run is set aside, then the rest rerun
+        except Exception as error:  # noqa: BLE001 - a block the model cannot build or run is set aside
             block = _culprit(error, wired)
             if block is None:
                 raise
@@ -136,7 +136,8 @@ def _culprit(error: Exception, blocks: list[str]) -> str | None:
 
 
 def add_args(host: Case, block: str, model_file) -> list:
-    return ["add", block, "--into", model_file, "--class", host.cls, "--after", host.anchor, "--name", f"added_{block}", "--identity-init"]
+    position = ["--class", host.cls, "--after", host.anchor, "--name", f"added_{block}"]
+    return ["add", block, "--into", model_file, *position, "--identity-init"]
 
 
 def _build(host: Case) -> torch.nn.Module:
@@ -186,7 +187,8 @@ def _identity_watch(model: torch.nn.Module, host: Case, blocks: list[str]) -> It
 
     wired = [(getattr(o, f"added_{b}"), b) for o in owners for b in blocks if hasattr(o, f"added_{b}")]
     assert wired or not blocks, f"no wired block found in {host.cls}"
-    hooks = [h for module, block in wired for h in (module.register_forward_pre_hook(keep), module.register_forward_hook(check(block)))]
+    hooks = [module.register_forward_pre_hook(keep) for module, _ in wired]
+    hooks += [module.register_forward_hook(check(block)) for module, block in wired]
     try:
         yield differing
     finally:
