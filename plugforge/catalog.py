@@ -304,6 +304,18 @@ class InvalidCase:
 
 
 @dataclass(frozen=True)
+class MapSize:
+    """Which H x W maps the method takes: ``fits`` is an expression over H, W and the parameters.
+
+    ``needs`` says the rule in words; ``adjust`` is the parameter to change when a map does not fit.
+    """
+
+    fits: str
+    needs: str
+    adjust: str
+
+
+@dataclass(frozen=True)
 class BlockSpec:
     id: str
     class_name: str
@@ -329,6 +341,7 @@ class BlockSpec:
     export_xfail: str | None
     identity: str | None  # a key of IDENTITY, or None when the block cannot start as the identity
     path: Path = field(compare=False)
+    map_size: MapSize | None = None  # None: any H and W
 
     def defaults(self) -> dict[str, Any]:
         """Every parameter that has a default, with it."""
@@ -370,6 +383,70 @@ class BlockSpec:
                         f"by {p.name} ({values[p.name]})"
                     )
 
+    def map_sizes(self, values: dict[str, Any]) -> str | None:
+        """The map-size rule for these values in words, with the square maps it takes; None when any map fits."""
+        if self.map_size is None:
+            return None
+        sides = [side for side in range(1, _LARGEST_SIDE + 1) if self._fits(values, None, side, side)]
+        if len(sides) == _LARGEST_SIDE:
+            return None
+        shown = ", ".join(f"{s}x{s}" for s in sides[:4]) + (", ..." if len(sides) > 4 else "")
+        if sides and sides == list(range(1, sides[-1] + 1)) and len(sides) > 4:
+            shown = f"1x1 to {sides[-1]}x{sides[-1]}"
+        return f"{self.map_size.needs} (with {self._adjusted(values)}: {shown or 'no square map'})"
+
+    def map_problem(self, values: dict[str, Any], maps: list[tuple[int, int, int]]) -> str | None:
+        """Why the (C, H, W) ``maps`` that reach the block do not fit its map-size rule, with the setting that works."""
+        rule = self.map_sizes(values)
+        wrong = [m for m in dict.fromkeys(maps) if not self._fits(values, *m)]
+        if rule is None or not wrong:
+            return None
+        shown = ", ".join(f"{h}x{w}" for _, h, w in dict.fromkeys(maps))
+        message = f"{self.id} needs {rule}; the maps that reach it are {shown}"
+        working = self._working_values(values, list(dict.fromkeys(maps)))
+        if working:
+            sets = " or ".join(f"--set {self.map_size.adjust}={_cli_value(v)}" for v in working)
+            return f"{message}: use {sets}"
+        return (
+            f"{message}, and no {self.map_size.adjust} fits them all: wire it where every map has one size "
+            f"that fits, or render it with `plugforge new {self.id}` and call it where it fits"
+        )
+
+    def _fits(self, values: dict[str, Any], channels: int | None, height: int, width: int) -> bool:
+        assert self.map_size is not None
+        scope = {**FORMULA_FUNCTIONS, **values, "H": height, "W": width}
+        if channels is not None and self.input.channels:
+            scope[self.input.channels] = channels
+        return bool(evaluate(self.map_size.fits, scope))
+
+    def _adjusted(self, values: dict[str, Any]) -> str:
+        name = self.map_size.adjust if self.map_size else ""
+        return f"{name}={_cli_value(values.get(name))}"
+
+    def _working_values(self, values: dict[str, Any], maps: list[tuple[int, int, int]]) -> list[Any]:
+        """Values of ``adjust`` under which every map fits: the closest to the current one, and None if it fits."""
+        param = self.params[self.map_size.adjust] if self.map_size else None
+        if param is None or param.type != "int":
+            return []
+        largest = max(h * w for _, h, w in maps)
+        found = [v for v in range(1, largest + 1) if self._fits_all({**values, param.name: v}, maps, param)]
+        current = values.get(param.name) or 0
+        working = sorted(found, key=lambda v: (abs(v - current), v))[:1]
+        if param.optional and self._fits_all({**values, param.name: None}, maps, param):
+            working.append(None)
+        return working
+
+    def _fits_all(self, values: dict[str, Any], maps: list[tuple[int, int, int]], param: Param) -> bool:
+        try:
+            param.check(values[param.name])
+            for channels, height, width in maps:
+                self.check_relations({**values, self.input.channels: channels})
+                if not self._fits(values, channels, height, width):
+                    return False
+        except ParamError:
+            return False
+        return True
+
     def count_params(self, values: dict[str, Any]) -> int:
         """Evaluate the entry's parameter-count formula (derived from the paper)."""
         scope = {**FORMULA_FUNCTIONS, **self.defaults(), **values}
@@ -385,6 +462,13 @@ class BlockSpec:
     @property
     def multi_output(self) -> bool:
         return bool(self.output.names)
+
+
+_LARGEST_SIDE = 64  # square maps up to this side are tried to say which sizes fit
+
+
+def _cli_value(value: Any) -> str:
+    return "none" if value is None else str(value)
 
 
 def evaluate(expression: str, scope: dict[str, Any]) -> Any:
@@ -429,7 +513,7 @@ class _Entry:
 _ENTRY_KEYS = {
     "id", "class", "module", "aliases", "summary", "description", "category", "paper",
     "role", "template", "uses", "placement", "input", "output", "params", "param_count",
-    "tests", "invalid", "export_xfail", "identity", "rules", "insert_at",
+    "tests", "invalid", "export_xfail", "identity", "rules", "insert_at", "map_size",
 }  # fmt: skip
 _PARAM_KEYS = {
     "type", "doc", "default", "optional", "min", "max", "above", "below", "allow_inf", "choices", "divides", "odd",
@@ -506,6 +590,7 @@ def load_entry(path: Path, templates: set[str] | None = None, helpers: set[str] 
         export_xfail=entry.get("export_xfail", str, None),
         identity=_load_identity(entry, params),
         path=path,
+        map_size=_load_map_size(entry, params),
     )
     if not spec.tests and not utility:
         raise entry.fail("tests", "needs at least one [[tests]] case")
@@ -525,6 +610,11 @@ def load_entry(path: Path, templates: set[str] | None = None, helpers: set[str] 
                 f"tests[{index}].param_count",
                 f"is {case.param_count}, but param_count.formula gives {counted} for these params",
             )
+    for index, case in enumerate(spec.tests):
+        values = {**spec.defaults(), **case.params}
+        for shape in case.inputs if spec.map_size else ():
+            if not spec._fits(values, shape[1], shape[2], shape[3]):
+                raise entry.fail(f"tests[{index}].inputs", f"{shape} does not fit map_size.fits ({spec.map_size.fits})")
     if spec.identity and not any(i == o for case in spec.tests for i, o in zip(case.inputs, case.outputs)):
         raise entry.fail("identity", "needs a [[tests]] case whose output shape equals its input shape")
     for index, case in enumerate(spec.invalid):
@@ -553,6 +643,18 @@ def _load_identity(entry: _Entry, params: dict[str, Param]) -> str | None:
     if switch is not None and not needs_switch:
         raise entry.fail("params.identity_init", 'is only for identity = "blend" or "zero"')
     return method
+
+
+def _load_map_size(entry: _Entry, params: dict[str, Param]) -> MapSize | None:
+    """``[map_size]``: the rule on H and W where the method cannot take every map."""
+    if "map_size" not in entry.table:
+        return None
+    table = entry.sub("map_size")
+    table.check_keys({"fits", "needs", "adjust"})
+    adjust = table.get("adjust", str)
+    if adjust not in params:
+        raise table.fail("adjust", f"names no parameter: {adjust!r}")
+    return MapSize(_check_formula(table, "fits", table.get("fits", str)), table.get("needs", str), adjust)
 
 
 def _load_params(entry: _Entry) -> dict[str, Param]:

@@ -120,9 +120,20 @@ def check(file: Path, expr: str, shapes: tuple[tuple[int, ...], ...], settings: 
     return compare_report(before, after, expr, shapes, settings, (other.label, current.label))
 
 
-def after_add(model: Path, original: bytes, expr: str, shapes: tuple[tuple[int, ...], ...]) -> str:
-    """``add --check``: the wired model against the model as it was; raises if the wired one fails."""
+def after_add(
+    model: Path,
+    original: bytes,
+    expr: str,
+    shapes: tuple[tuple[int, ...], ...],
+    spec: BlockSpec,
+    values: dict[str, Any],
+) -> str:
+    """``add --check``: the wired model against the model as it was; raises if the wired one fails.
+
+    A block whose method takes only some map sizes is refused first when a map that reaches it does not fit.
+    """
     settings, shown = Settings(), _shown(model)
+    refuse_unfit_maps("--check", model, expr, shapes, spec, values)
     try:
         after = _measured(Version(model, shown), expr, shapes, settings)
     except PlugforgeError as error:
@@ -134,6 +145,45 @@ def after_add(model: Path, original: bytes, expr: str, shapes: tuple[tuple[int, 
         return single_report(after[2], f"{expr} from {shown}", shapes, settings) + note
     timed = settings.alternately([before, after])
     return compare_report(*timed, expr, shapes, settings, (f"{shown} before add", shown))
+
+
+def refuse_unfit_maps(
+    option: str, model: Path, expr: str, shapes: tuple[tuple[int, ...], ...], spec: BlockSpec, values: dict[str, Any]
+) -> None:
+    """Raise when a map that reaches the wired block in ``expr`` at ``shapes`` does not fit its map-size rule."""
+    if spec.map_size is None:
+        return
+    problem = spec.map_problem(values, maps_reaching(Version(model, _shown(model)), expr, shapes, spec.class_name))
+    if problem:
+        given = " ".join(f"--input {','.join(map(str, shape))}" for shape in shapes)
+        raise CheckError(f"{option}: every file was put back as it was: in {expr} at {given}, {problem}")
+
+
+def maps_reaching(
+    version: Version, expr: str, shapes: tuple[tuple[int, ...], ...], class_name: str
+) -> list[tuple[int, int, int]]:
+    """The (C, H, W) of every input the ``class_name`` blocks get when ``expr`` runs at ``shapes``.
+
+    The blocks pass their input through meanwhile, so a map one of them cannot take
+    does not stop the run before the maps of the later ones are seen.
+    """
+    seen: list[tuple[int, int, int]] = []
+
+    def pass_through(x: torch.Tensor, *args: Any, **kwargs: Any) -> torch.Tensor:
+        seen.append(tuple(x.shape[1:4]))
+        return x
+
+    with imported(version) as (module, where):
+        model = build_model(module, expr, where)
+        for block in model.modules():
+            if type(block).__name__ == class_name:
+                block.forward = pass_through
+        try:
+            with torch.no_grad():
+                model.eval()(*(torch.randn(shape) for shape in shapes))
+        except Exception:  # noqa: BLE001 - the measured run that follows reports the failure
+            pass
+    return seen
 
 
 def measure_version(version: Version, expr: str, shapes: tuple[tuple[int, ...], ...], settings: Settings) -> Figures:

@@ -384,7 +384,7 @@ def _add_check(model: Path, expr: str | None, inputs: tuple[str, ...], dry_run: 
     from plugforge import checking
 
     shapes, original = _shapes(inputs), model.read_bytes() if model.is_file() else b""
-    return lambda: checking.after_add(model, original, expr, shapes)
+    return lambda spec, values: checking.after_add(model, original, expr, shapes, spec, values)
 
 
 def _report(outcome, dry_run: bool) -> None:

@@ -17,6 +17,7 @@ def summary_row(spec: BlockSpec) -> dict[str, Any]:
         "summary": spec.summary,
         "aliases": list(spec.aliases),
         "identity_init": spec.identity,
+        "map_size": spec.map_size.needs if spec.map_size else None,
         "paper": {"title": spec.paper.title, "venue": f"{spec.paper.venue} {spec.paper.year}", "link": spec.paper.link},
     }
 
@@ -58,10 +59,20 @@ def info(spec: BlockSpec) -> str:
             lines.append(f"  call:   block({', '.join(spec.input.names)})")
     if spec.placement:
         lines += ["", f"Usually placed: {spec.placement}"]
+    if spec.map_size:
+        lines += ["", f"Map size: {_map_size(spec)}"]
     if spec.role in ("insert", "layer") and spec.input.layout != "any":
         lines += ["", f"Identity start: {_identity(spec)}"]
     lines += ["", "Examples:", *(f"  {command}" for command in examples(spec))]
     return "\n".join(lines)
+
+
+def _map_size(spec: BlockSpec) -> str:
+    rule = spec.map_sizes(spec.defaults())
+    where = "`add --check` refuses a map at the anchor that does not fit, naming the setting that works"
+    if rule is None:
+        return f"any H and W with the defaults; with other settings {spec.map_size.needs} ({where})"
+    return f"{rule}; {where}"
 
 
 def _identity(spec: BlockSpec) -> str:

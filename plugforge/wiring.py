@@ -53,14 +53,14 @@ def _add(
     identity_init: bool = False,
     cell: int | None = None,
     dry_run: bool = False,
-    check: Callable[[], str] | None = None,
+    check: Callable[[BlockSpec, dict[str, Any]], str] | None = None,
     build: str | None = None,
     shapes: tuple[tuple[int, ...], ...] = (),
     yolo: dict[str, Any] | None = None,
 ) -> Outcome:
     """Wire ``spec`` into ``model``; every file is written, or none.
 
-    ``check`` runs once the files are written and returns a report; if it raises,
+    ``check(spec, values)`` runs once the files are written and returns a report; if it raises,
     every file is put back to its exact bytes. Where the source does not tell the
     channels, they are measured by building ``build`` (default: the class with its
     defaults), at ``shapes`` if given. A YOLO model YAML goes to ``plugforge.yolo``
@@ -123,9 +123,11 @@ def _add(
         result.messages[:] = [note if m.startswith("channels: ") else m for m in result.messages]
     changes[model] = rewrite(result.source)
     created = [f"created {_shown(p)}" for p in changes if p != model and not p.exists() and provenance.STORE not in p.parts]
+    if check is None and build and shapes and spec.map_size and model.suffix == ".py" and not dry_run:
+        check = partial(_maps_fit, model, build, shapes)  # the user gave the input size: refuse a map that does not fit
     with project.restored_on_error(changes) if check else nullcontext():
         diff = project.write_all(changes, dry_run)
-        report = check() if check else ""
+        report = check(spec, values) if check else ""
     return Outcome(result.messages + notes + ([] if dry_run else created), diff, report)
 
 
@@ -178,6 +180,14 @@ def _measured(model: Path, unknown, build: str | None, shapes) -> tuple[str, str
         return probe.measured_channels(model, unknown.class_name, unknown.anchor, unknown.constructor, build, shapes)
     except PlugforgeError as error:
         raise PlugforgeError(f"{unknown}\nMeasuring them at run time did not settle it: {error}") from None
+
+
+def _maps_fit(model: Path, build: str, shapes: tuple[tuple[int, ...], ...], spec: BlockSpec, values: dict[str, Any]) -> str:
+    """``--build EXPR --input SHAPE``: refuse the block where a map reaching it does not fit its map-size rule."""
+    from plugforge import checking
+
+    checking.refuse_unfit_maps("--build", model, build, shapes, spec, values)
+    return ""
 
 
 def remove(model: Path, name: str, **options: Any) -> Outcome:

@@ -219,3 +219,45 @@ def test_identity_declarations_are_validated(tmp_path, edit, message):
 def test_a_blend_start_adds_one_parameter_to_the_count(catalog):
     se = catalog.get("se")
     assert se.count_params({"channels": 32, "identity_init": True}) == se.count_params({"channels": 32}) + 1
+
+
+MAP_SIZE = '\n[map_size]\nfits = "H % groups == 0 and W % groups == 0"\nneeds = "H and W multiples of groups"\nadjust = "groups"\n'
+
+
+@pytest.mark.parametrize(
+    "edit, message",
+    [
+        (lambda t: t + MAP_SIZE.replace('adjust = "groups"', 'adjust = "group"'), "map_size.adjust: names no parameter: 'group'"),
+        (lambda t: t + MAP_SIZE.replace("H % groups", "H.real % groups"), "map_size.fits: may not use Attribute"),
+        (lambda t: t + MAP_SIZE + 'sizes = "any"\n', "map_size.sizes: unknown key"),
+        (lambda t: t.replace("[2, 8, 4, 4]", "[2, 8, 6, 4]") + MAP_SIZE, "tests[0].inputs: [2, 8, 6, 4] does not fit map_size.fits"),
+    ],
+)  # fmt: skip
+def test_map_size_declarations_are_validated(tmp_path, edit, message):
+    with pytest.raises(CatalogError, match=message.replace("[", r"\[").replace("]", r"\]")):
+        load_entry(write(tmp_path, edit(VALID)))
+
+
+def test_map_size_says_which_maps_fit_and_the_setting_that_makes_a_map_fit(tmp_path):
+    spec = load_entry(write(tmp_path, VALID + MAP_SIZE))
+    values = spec.defaults()
+    assert spec.map_sizes(values) == "H and W multiples of groups (with groups=4: 4x4, 8x8, 12x12, 16x16, ...)"
+    assert spec.map_problem(values, [(8, 8, 8), (16, 4, 12)]) is None
+    # groups must also divide the channels: 6 would fit the 6x6 map, but not 8 channels
+    assert spec.map_problem(values, [(8, 6, 6)]) == (
+        "toy needs H and W multiples of groups (with groups=4: 4x4, 8x8, 12x12, 16x16, ...); "
+        "the maps that reach it are 6x6: use --set groups=2"
+    )
+    square = load_entry(write(tmp_path, VALID + MAP_SIZE.replace("H % groups == 0 and W % groups == 0", "H == W == groups")))
+    assert square.map_problem(values, [(8, 4, 4), (8, 2, 2)]).endswith(
+        "the maps that reach it are 4x4, 2x2, and no groups fits them all: wire it where every map has one size that "
+        "fits, or render it with `plugforge new toy` and call it where it fits"
+    )
+
+
+def test_the_size_agnostic_blocks_declare_no_map_size_and_the_others_do(catalog):
+    constrained = {spec.id for spec in catalog.specs if spec.map_size}
+    assert constrained == {"aft", "weighted_permute_mlp"}
+    aft = catalog.get("aft")
+    assert aft.map_sizes(aft.defaults()) is None  # AFT-simple by default
+    assert aft.map_sizes({**aft.defaults(), "max_tokens": 49}).endswith("(with max_tokens=49: 1x1 to 7x7)")

@@ -187,13 +187,51 @@ def test_add_check_failure_leaves_every_file_byte_identical(model):
     (model.parent / "blocks").mkdir()
     (model.parent / "blocks" / "__init__.py").write_bytes(b"# mine\r\n")
     before = snapshot(model.parent)
-    result = invoke("add", "halo_attn", "--into", model, "--check", "Bottleneck(256, 64)", "--input", "2,256,12,12")
+    # 100 channels where the map has 256: the block's first conv fails in forward
+    args = ["--channels", "100", "--check", "Bottleneck(256, 64)", "--input", "2,256,12,12"]
+    result = invoke("add", "se", "--into", model, *args)
     assert result.exit_code == 1
     assert "--check: the wired model fails, so every file was put back as it was." in result.output
-    assert "forward failed: ValueError: HaloAttention needs H and W divisible by block_size=8" in result.output
-    assert f"\n  at {model}:" in result.output and ": out = self.halo_attn(self.bn3(" in result.output
-    assert "raised in" in result.output and "halo_attn.py:" in result.output
+    assert "forward failed: RuntimeError:" in result.output
+    assert f"\n  at {model}:" in result.output and ": out = self.se(self.bn3(" in result.output
+    assert "raised in" in result.output and "se.py:" in result.output
     assert snapshot(model.parent) == before
+
+
+@pytest.mark.parametrize(
+    "block, sets, size, message",
+    [
+        ("weighted_permute_mlp", [], 16, "weighted_permute_mlp needs an N x N map with N = segment_dim (with "
+         "segment_dim=8: 8x8); the maps that reach it are 16x16: use --set segment_dim=16"),
+        ("weighted_permute_mlp", [], 14, "the maps that reach it are 14x14, and no segment_dim fits them all"),
+        ("aft", ["--set", "max_tokens=49"], 14, "aft needs H * W <= max_tokens when max_tokens is set (AFT-full) "
+         "(with max_tokens=49: 1x1 to 7x7); the maps that reach it are 14x14: use --set max_tokens=196 or "
+         "--set max_tokens=none"),
+    ],
+)  # fmt: skip
+def test_add_check_refuses_a_map_size_the_block_cannot_take(model, block, sets, size, message):
+    before = snapshot(model.parent)
+    result = invoke("add", block, "--into", model, *sets, "--check", "Bottleneck(256, 64)", "--input", f"2,256,{size},{size}")
+    assert result.exit_code == 1, result.output
+    given = f"in Bottleneck(256, 64) at --input 2,256,{size},{size}, "
+    assert f"Error: --check: every file was put back as it was: {given}" in result.output
+    assert message in " ".join(result.output.split())
+    assert snapshot(model.parent) == before
+
+
+def test_add_build_with_an_input_size_refuses_a_map_size_the_block_cannot_take(model):
+    before = snapshot(model.parent)
+    result = invoke("add", "weighted_permute_mlp", "--into", model, "--build", "Bottleneck(256, 64)", "--input", "2,256,4,4")
+    assert result.exit_code == 1, result.output
+    assert "Error: --build: every file was put back as it was: in Bottleneck(256, 64) at --input 2,256,4,4, " in result.output
+    assert "the maps that reach it are 4x4: use --set segment_dim=4" in " ".join(result.output.split())
+    assert snapshot(model.parent) == before
+
+
+def test_add_check_takes_a_map_size_that_fits(model):
+    result = invoke("add", "weighted_permute_mlp", "--into", model, "--check", "Bottleneck(256, 64)", "--input", "2,256,8,8")
+    assert result.exit_code == 0, result.output
+    assert "self.weighted_permute_mlp(" in model.read_text()
 
 
 @pytest.mark.parametrize(
@@ -309,7 +347,8 @@ def test_bench_builds_replace_blocks_with_in_and_out_channels():
         (["se", "--input", "2,16,8"], "--input (2, 16, 8): bench feeds the blocks (B, C, H, W) maps; give four sizes"),
         (["se", "--set", "reductio=2"], "se has no parameter 'reductio'. Did you mean 'reduction'?"),
         (["se", "--set", "reduction=0"], "--set reduction=0: reduction must be int (>= 1)"),
-        (["halo_attn", "--input", "1,16,12,12"], "halo_attn: forward failed: ValueError: HaloAttention needs H and W"),
+        (["weighted_permute_mlp", "--input", "1,16,12,12"],
+         "weighted_permute_mlp: forward failed: ValueError: WeightedPermuteMLP with segment_dim=8 needs 8x8 inputs"),
         (["se", "--compare", "nopeblock"], "No block named 'nopeblock'"),
     ],
 )

@@ -31,6 +31,15 @@ def test_list_filters_by_category_and_prints_json(cli, catalog):
     assert {"id", "class", "summary", "paper", "role", "aliases"} <= set(rows[0])
 
 
+def test_list_json_and_info_say_which_blocks_constrain_the_map_size(cli):
+    rows = {row["id"]: row for row in json.loads(cli("list", "--json").output)}
+    assert rows["weighted_permute_mlp"]["map_size"] == "an N x N map with N = segment_dim"
+    assert rows["se"]["map_size"] is None and rows["bra"]["map_size"] is None
+    shown = cli("info", "weighted_permute_mlp").output
+    assert "Map size: an N x N map with N = segment_dim (with segment_dim=8: 8x8); `add --check` refuses" in shown
+    assert "Map size" not in cli("info", "halo_attn").output
+
+
 def test_list_rejects_an_unknown_category_with_the_choices(cli):
     result = cli("list", "--category", "magic")
     assert result.exit_code == 2
