@@ -346,7 +346,7 @@ def test_registration_is_applied_and_removed_on_several_ultralytics_versions(sit
     assert result.exit_code == 0, result.output
     assert tasks.read_bytes() == pristine and wired.read_bytes() == model_yaml.read_bytes()
     leftovers = [p.name for p in package.joinpath("nn").rglob("*") if "plugforge" in p.name or p.name == "cbam.py"]
-    assert leftovers in ([], ["plugforge_blocks"]) and not list(package.joinpath("nn").rglob("cbam.py"))
+    assert leftovers == [], leftovers  # 8.0's nn/plugforge_blocks/ package included
     print(f"\n{key}: patched, {built}, unpatched to its bytes")
 
 
