@@ -310,6 +310,9 @@ def test_runtime_mode_register_builds_the_yaml_without_touching_ultralytics(site
     assert tasks.read_bytes() == pristine
 
 
+_ULTRALYTICS_8_0_IMPORTS = {"pandas", "psutil", "requests", "hydra", "omegaconf", "IPython", "pkg_resources", "thop"}
+
+
 @pytest.mark.parametrize("key", ["ultralytics-8.0.0", "ultralytics-8.3.150", "ultralytics", "ultralytics-8.4.190"])
 def test_registration_is_applied_and_removed_on_several_ultralytics_versions(site, tmp_path, key):
     """The oldest 8.0, a mid 8.3, the pinned 8.3.253 and the newest checked: patch, build where it imports, unpatch."""
@@ -340,7 +343,11 @@ def test_registration_is_applied_and_removed_on_several_ultralytics_versions(sit
             with torch.no_grad():
                 model(torch.zeros(1, 3, SIZE, SIZE))
             built = "built"
-    except ModuleNotFoundError as error:  # 8.0.0 imports pandas and psutil at the top
+    except ModuleNotFoundError as error:
+        # 8.0.0 imports at the top pandas, psutil, requests, hydra (hydra-core), IPython, pkg_resources
+        # (setuptools<81) and thop (a torch package): with those it builds here too (checked by hand)
+        if key != "ultralytics-8.0.0" or error.name not in _ULTRALYTICS_8_0_IMPORTS:
+            raise
         built = f"not built here: {error}"
     result = invoke("remove", "cbam", "--from", wired, "--ultralytics", ultralytics.root)
     assert result.exit_code == 0, result.output
