@@ -132,7 +132,27 @@ def remove(
             f"unregistered {spec.class_name}: other YAMLs that use it need `plugforge add` again (keep it with --keep-registered)"
         )
     diff = project.write_all(changes, dry_run)
+    if not dry_run:
+        _remove_emptied_packages(path for path, content in changes.items() if content is None)
     return Outcome(messages + ([] if dry_run else diff.splitlines()), diff if dry_run else "")
+
+
+def _remove_emptied_packages(deleted) -> None:
+    """Delete the package folders ``add`` created (``plugforge_yolo/``, 8.0's ``nn/plugforge_blocks/``) once emptied.
+
+    Only the bytecode Python compiled from the deleted modules may be left in them.
+    """
+    for folder in {path.parent for path in deleted if path.parent.name in (RUNTIME_PACKAGE, yolo_tasks.LISTING)}:
+        cache = folder / "__pycache__"
+        if not folder.is_dir() or any(entry != cache for entry in folder.iterdir()):
+            continue
+        if cache.is_dir():
+            if any(entry.suffix != ".pyc" or not entry.is_file() for entry in cache.iterdir()):
+                continue
+            for compiled in cache.iterdir():
+                compiled.unlink()
+            cache.rmdir()
+        folder.rmdir()
 
 
 def unregistration(spec: BlockSpec, ultralytics: Path | None, model: Path) -> dict[Path, str | None]:

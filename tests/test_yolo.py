@@ -204,8 +204,18 @@ def test_runtime_mode_writes_a_register_package_beside_the_yaml(yolo):
     init = (package / "__init__.py").read_text()
     assert "PLUGFORGE_SAME_CHANNELS = frozenset({CBAM})" in init and "def register()" in init
     assert (package / "cbam.py").is_file() and (package / "_register.py").is_file()
+    (package / "__pycache__").mkdir()  # the package was imported: Python compiled it
+    (package / "__pycache__" / "cbam.cpython-311.pyc").write_bytes(b"")
     assert invoke("remove", "cbam", "--from", yolo.parent / "tiny-cbam.yaml").exit_code == 0
-    assert not (package / "__init__.py").exists() and not (package / "cbam.py").exists()
+    assert not package.exists()  # what add created goes, with the bytecode of its modules
+
+
+def test_runtime_remove_keeps_the_package_folder_while_it_holds_a_file_plugforge_did_not_write(yolo):
+    assert invoke("add", "cbam", "--into", yolo, "--after", "2").exit_code == 0
+    package = yolo.parent / "plugforge_yolo"
+    (package / "notes.txt").write_text("mine\n")
+    assert invoke("remove", "cbam", "--from", yolo.parent / "tiny-cbam.yaml").exit_code == 0
+    assert sorted(p.name for p in package.iterdir()) == ["notes.txt"]
 
 
 def ultralytics_checkout(tmp_path, tasks=TASKS):

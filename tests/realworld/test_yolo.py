@@ -5,6 +5,7 @@ run at 64x64 to keep CI cheap (the strides and channels do not depend on the siz
 """
 
 import copy
+import importlib.util
 import os
 import re
 import subprocess
@@ -176,6 +177,65 @@ def test_yolo_cli_builds_the_patched_yaml_and_a_checkpoint_loads_in_a_fresh_proc
     assert "loaded CBAM" in done.stdout
 
 
+# The `yolo` command. The test's torchvision wheel is a CUDA build whose compiled ops CPU torch cannot
+# load (see _shim): validation's NMS, the one such op training calls, runs Ultralytics' own torch NMS.
+_TORCH_NMS = "import torchvision.ops\nfrom ultralytics.utils.nms import TorchNMS\ntorchvision.ops.nms = TorchNMS.nms\n"
+_YOLO = _TORCH_NMS + "from ultralytics.cfg import entrypoint\nentrypoint()\n"
+
+
+def _tiny_dataset(folder):
+    """Four random 64x64 images with one box each, train and val alike, and its data YAML."""
+    import cv2
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    for kind in ("images", "labels"):
+        (folder / kind).mkdir(parents=True)
+    for i in range(4):
+        cv2.imwrite(str(folder / "images" / f"{i}.jpg"), rng.integers(0, 256, (SIZE, SIZE, 3), dtype=np.uint8))
+        (folder / "labels" / f"{i}.txt").write_text(f"0 0.5 0.5 {0.2 + 0.1 * i:.1f} 0.4\n")
+    data = folder / "data.yaml"
+    data.write_text(f"path: {folder}\ntrain: images\nval: images\nnames:\n  0: box\n")
+    return data
+
+
+def test_yolo_train_builds_the_patched_yaml_and_its_checkpoint_trains_again_in_a_fresh_process(site, tmp_path):
+    """The README's flow on a clone: add cbam to ultralytics' own yolov8.yaml, `yolo train model=yolov8n-cbam.yaml`;
+    then YOLO(last.pt).train(), which rebuilds the model from the YAML stored in the checkpoint, and predict."""
+    for module in ("matplotlib", "polars"):
+        if importlib.util.find_spec(module) is None:
+            pytest.skip(f"yolo train imports {module}: pip install {module} (or -e '.[test,realworld]')")
+    ultralytics = site("ultralytics")
+    _shim(ultralytics)
+    env = _offline_env(ultralytics)
+    models = ultralytics.root / "ultralytics" / "cfg" / "models" / "v8"
+    result = invoke("add", "cbam", "--into", models / "yolov8.yaml", "--after", "4", "--ultralytics", ultralytics.root)
+    assert result.exit_code == 0 and (models / "yolov8-cbam.yaml").is_file(), result.output
+    data = _tiny_dataset(tmp_path / "data")
+    settings = {"data": str(data), "epochs": 1, "imgsz": SIZE, "batch": 4, "workers": 0, "device": "cpu",
+                "plots": False, "project": str(tmp_path / "runs")}  # fmt: skip
+    train = [sys.executable, "-c", _YOLO, "train", "model=yolov8n-cbam.yaml", "name=first"]
+    train += [f"{key}={value}" for key, value in settings.items()]  # the `yolo` command's key=value form
+    done = subprocess.run(train, env=env, capture_output=True, text=True, cwd=tmp_path)
+    log = done.stdout + done.stderr
+    assert done.returncode == 0 and "1 epochs completed" in log, log[-3000:]
+    assert re.search(r"^ +5 +-1 +1 +\d+ +ultralytics\.nn\.modules\.cbam\.CBAM +\[64\] *$", log, re.M), log[-3000:]
+    weights = tmp_path / "runs" / "first" / "weights"
+    assert (weights / "best.pt").is_file() and (weights / "last.pt").is_file()
+    again = (
+        _TORCH_NMS + "from ultralytics import YOLO\n"
+        f"model = YOLO({str(weights / 'last.pt')!r})\n"
+        f"model.train(name='again', **{settings!r})\n"
+        "print('rebuilt', type(model.model.model[5]).__name__, model.model.stride.tolist())\n"
+        f"result = model.predict({str(tmp_path / 'data' / 'images' / '0.jpg')!r}, imgsz=64, save=False)[0]\n"
+        "print('predicted', tuple(result.orig_shape), len(result.boxes))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", again], env=env, capture_output=True, text=True, cwd=tmp_path)
+    assert done.returncode == 0, (done.stdout + done.stderr)[-3000:]
+    assert "rebuilt CBAM [8.0, 16.0, 32.0]" in done.stdout and "predicted (64, 64)" in done.stdout, done.stdout[-2000:]
+    assert (tmp_path / "runs" / "again" / "weights" / "last.pt").is_file()
+
+
 def test_remap_transfers_every_tensor_and_identity_init_computes_what_the_checkpoint_did(site, tmp_path):
     import torch
 
@@ -250,6 +310,9 @@ def test_runtime_mode_register_builds_the_yaml_without_touching_ultralytics(site
     assert tasks.read_bytes() == pristine
 
 
+_ULTRALYTICS_8_0_IMPORTS = {"pandas", "psutil", "requests", "hydra", "omegaconf", "IPython", "pkg_resources", "thop"}
+
+
 @pytest.mark.parametrize("key", ["ultralytics-8.0.0", "ultralytics-8.3.150", "ultralytics", "ultralytics-8.4.190"])
 def test_registration_is_applied_and_removed_on_several_ultralytics_versions(site, tmp_path, key):
     """The oldest 8.0, a mid 8.3, the pinned 8.3.253 and the newest checked: patch, build where it imports, unpatch."""
@@ -280,13 +343,17 @@ def test_registration_is_applied_and_removed_on_several_ultralytics_versions(sit
             with torch.no_grad():
                 model(torch.zeros(1, 3, SIZE, SIZE))
             built = "built"
-    except ModuleNotFoundError as error:  # 8.0.0 imports pandas and psutil at the top
+    except ModuleNotFoundError as error:
+        # 8.0.0 imports at the top pandas, psutil, requests, hydra (hydra-core), IPython, pkg_resources
+        # (setuptools<81) and thop (a torch package): with those it builds here too (checked by hand)
+        if key != "ultralytics-8.0.0" or error.name not in _ULTRALYTICS_8_0_IMPORTS:
+            raise
         built = f"not built here: {error}"
     result = invoke("remove", "cbam", "--from", wired, "--ultralytics", ultralytics.root)
     assert result.exit_code == 0, result.output
     assert tasks.read_bytes() == pristine and wired.read_bytes() == model_yaml.read_bytes()
     leftovers = [p.name for p in package.joinpath("nn").rglob("*") if "plugforge" in p.name or p.name == "cbam.py"]
-    assert leftovers in ([], ["plugforge_blocks"]) and not list(package.joinpath("nn").rglob("cbam.py"))
+    assert leftovers == [], leftovers  # 8.0's nn/plugforge_blocks/ package included
     print(f"\n{key}: patched, {built}, unpatched to its bytes")
 
 
