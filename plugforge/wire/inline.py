@@ -100,7 +100,7 @@ def _parse_snippet(source: str, newline: str, class_name: str) -> cst.Module:
 
 def _missing_parts(module: cst.Module, snippet: cst.Module):
     """The snippet's import lines the file lacks, its definitions the file lacks, and the reused names."""
-    present, defined = module_bindings(module), defined_names(module.body)
+    present, defined, inlined = module_bindings(module), defined_names(module.body), inlined_names(module)
     imports, definitions, reused = [], [], set()
     for statement in snippet.body:
         if is_import_line(statement):
@@ -108,7 +108,12 @@ def _missing_parts(module: cst.Module, snippet: cst.Module):
             imports += [needed] if needed else []
             continue
         names = defined_names([statement])
-        if names and names <= defined:
+        if names & (defined - inlined):
+            raise WireError(
+                f"the file already defines {', '.join(sorted(names & defined))}, a name the inlined block "
+                f"code defines too; wire without --inline (the block is then imported from its own module)"
+            )
+        if names and names <= inlined:
             reused |= names
         else:
             definitions.append(statement)
