@@ -86,6 +86,7 @@ class Param:
     divides: str | None = None
     odd: bool = False
     min_items: int | None = None
+    pair: bool = False  # an nn.Conv2d size: the block also takes it as a square (k, k) pair
 
     @property
     def required(self) -> bool:
@@ -117,6 +118,23 @@ class Param:
             found.append(f"divides {self.divides}")
         if self.optional:
             found.append("or none")
+        return found
+
+    def rules(self) -> list[Requirement]:
+        """The parameter's constraints as rules that hold for a fitting value (a scalar's, not a list's)."""
+        if self.is_list or self.type != "int":
+            return []
+        name, found = self.name, []
+        if self.min is not None:
+            found.append(Requirement(f"{name} >= {self.min!r}", ""))
+        if self.max is not None:
+            found.append(Requirement(f"{name} <= {self.max!r}", ""))
+        if self.odd:
+            found.append(Requirement(f"{name} % 2 == 1", ""))
+        if self.divides:
+            found.append(Requirement(f"{self.divides} % {name} == 0", ""))
+        if self.optional:
+            found = [Requirement(f"{name} is None or {rule.rule}", rule.why) for rule in found]
         return found
 
     def describe(self) -> str:
@@ -247,6 +265,24 @@ class Contract:
 
 
 @dataclass(frozen=True)
+class Requirement:
+    """A relation between constructor arguments that no single parameter states.
+
+    ``rule`` is a Python expression over parameter names, true when the arguments
+    fit (``out_channels == in_channels``); ``why`` says what in the block needs it
+    (empty for a parameter's own constraint).
+    The rendered block raises ValueError when it is false; `add --replace` checks
+    it against the replaced layer's arguments before writing.
+    """
+
+    rule: str
+    why: str
+
+    def names(self) -> set[str]:
+        return {node.id for node in ast.walk(ast.parse(self.rule, mode="eval")) if isinstance(node, ast.Name)}
+
+
+@dataclass(frozen=True)
 class TestCase:
     params: dict[str, Any]
     inputs: list[list[int]]
@@ -288,6 +324,17 @@ class BlockSpec:
     export_xfail: str | None
     identity: str | None  # a key of IDENTITY, or None when the block cannot start as the identity
     path: Path = field(compare=False)
+    requires: tuple[Requirement, ...] = ()
+
+    @property
+    def helpers(self) -> tuple[str, ...]:
+        """The shared helpers rendered into the block's file: the entry's, and ``square_size`` for pair sizes."""
+        pairs = ("square_size",) if any(p.pair for p in self.params.values()) else ()
+        return tuple(dict.fromkeys((*self.uses, *pairs)))
+
+    def rules(self) -> list[Requirement]:
+        """Every rule on constructor arguments: each parameter's own constraints, then the entry's relations."""
+        return [rule for param in self.params.values() for rule in param.rules()] + list(self.requires)
 
     def defaults(self) -> dict[str, Any]:
         """Every parameter that has a default, with it."""
@@ -326,6 +373,32 @@ class BlockSpec:
                         f"{p.name}: {p.divides} ({values[p.divides]}) must be divisible "
                         f"by {p.name} ({values[p.name]})"
                     )
+
+    def broken_rules(self, values: dict[str, Any]) -> list[Requirement]:
+        """The rules (``rules()``) that ``values`` break; rules naming a value not given are skipped."""
+        scope = {**FORMULA_FUNCTIONS, **values}
+        return [rule for rule in self.rules() if rule.names() <= scope.keys() and not evaluate(rule.rule, scope)]
+
+    def fitting_setting(self, values: dict[str, Any], fixed: set[str]) -> tuple[str, int] | None:
+        """``(parameter, value)``: the one change of a settable int parameter that makes every rule hold.
+
+        Values below the current one are tried first, nearest first (a group count
+        falls to a divisor of the width), then values above it.
+        """
+        names = {name for rule in self.broken_rules(values) for name in rule.names()}
+        for name in sorted(names - fixed):
+            param = self.params.get(name)
+            current = values.get(name)
+            if param is None or param.type != "int" or param.required or not isinstance(current, int):
+                continue
+            for value in [*range(current - 1, 0, -1), *range(current + 1, 4 * current + 9)]:
+                try:
+                    param.check(value)
+                except ParamError:
+                    continue
+                if not self.broken_rules({**values, name: value}):
+                    return name, value
+        return None
 
     def count_params(self, values: dict[str, Any]) -> int:
         """Evaluate the entry's parameter-count formula (derived from the paper)."""
@@ -386,9 +459,9 @@ class _Entry:
 _ENTRY_KEYS = {
     "id", "class", "module", "aliases", "summary", "description", "category", "paper",
     "role", "template", "uses", "placement", "input", "output", "params", "param_count",
-    "tests", "invalid", "export_xfail", "identity",
+    "tests", "invalid", "export_xfail", "identity", "requires",
 }  # fmt: skip
-_PARAM_KEYS = {"type", "doc", "default", "optional", "min", "max", "choices", "divides", "odd", "min_items"}
+_PARAM_KEYS = {"type", "doc", "default", "optional", "min", "max", "choices", "divides", "odd", "min_items", "pair"}
 
 
 def load_entry(path: Path, templates: set[str] | None = None, helpers: set[str] | None = None) -> BlockSpec:
@@ -458,6 +531,7 @@ def load_entry(path: Path, templates: set[str] | None = None, helpers: set[str] 
         export_xfail=entry.get("export_xfail", str, None),
         identity=_load_identity(entry, params),
         path=path,
+        requires=tuple(_load_requirement(entry, i, t, params) for i, t in enumerate(entry.get("requires", list, []))),
     )
     if not spec.tests and not utility:
         raise entry.fail("tests", "needs at least one [[tests]] case")
@@ -514,7 +588,10 @@ def _load_params(entry: _Entry) -> dict[str, Param]:
             divides=sub.get("divides", str, None),
             odd=sub.get("odd", bool, False),
             min_items=sub.get("min_items", int, None),
+            pair=sub.get("pair", bool, False),
         )
+        if param.pair and param.type != "int":
+            raise sub.fail("pair", "only int parameters (nn.Conv2d sizes) take pairs")
         if param.choices and param.type != "str":
             raise sub.fail("choices", "only str parameters take choices")
         if param.type == "str" and not param.choices:
@@ -546,6 +623,16 @@ def _load_contract(entry: _Entry, params: dict[str, Param], is_input: bool) -> C
     if len(shapes) != len(names):
         raise entry.fail("shapes", f"needs one shape description per name ({len(names)}), got {len(shapes)}")
     return Contract(layout, channels, "" if is_input else entry.get("stride", str, ""), names, shapes)
+
+
+def _load_requirement(entry: _Entry, index: int, table: Any, params: dict[str, Param]) -> Requirement:
+    item = _Entry(entry.path, table, f"requires[{index}].")
+    item.check_keys({"rule", "why"})
+    requirement = Requirement(_check_formula(item, "rule", item.get("rule", str)), item.get("why", str))
+    unknown = requirement.names() - set(params) - set(FORMULA_FUNCTIONS)
+    if unknown:
+        raise item.fail("rule", f"names no parameter: {', '.join(sorted(unknown))}")
+    return requirement
 
 
 def _load_paper(entry: _Entry) -> Paper:

@@ -34,14 +34,14 @@ class _Scene:
 
 def measured_channels(
     model: Path, class_name: str, anchor: str, constructor: str, build: str | None, shapes: tuple[tuple[int, ...], ...]
-) -> tuple[str, str]:
-    """``(expression, note)`` for the width after ``self.<anchor>``, measured by building the model."""
+) -> tuple[str, str, int]:
+    """``(expression, note, width)`` for the width after ``self.<anchor>``, measured by building the model."""
     expr, measured = _measure(model, class_name, {anchor: constructor}, build, shapes)
     name, width = measured[anchor]
     if isinstance(name, CheckError):
         raise name
     note = f"channels: {name}, measured at run time: in {expr}, {anchor} gives {width} channels and {name} = {width}"
-    return name, note
+    return name, note, width
 
 
 def measured_anchors(

@@ -67,6 +67,8 @@ def add(
         params=tuple(spec.params),
         kwargs=_non_default_kwargs(spec, values),
         same_channels=_same_channels(spec, values, overrides),
+        rules=tuple((rule.rule, rule.why) for rule in spec.rules()),
+        settings={name: literal(value) for name, value in values.items()},
     )
     source, rewrite, notes = _document(model, cell, class_name)
     config = project.find_config(model)
@@ -92,12 +94,15 @@ def add(
     )  # fmt: skip
     try:
         result = wire_add(channels=channels)
+        width = _literal_width(result.channels)
     except wire.ChannelsUnknown as unknown:
         if model.suffix != ".py":
             raise
-        channels, note = _measured(model, unknown, build, shapes)
+        channels, note, width = _measured(model, unknown, build, shapes)
         result = wire_add(channels=channels)
         result.messages[:] = [note if m.startswith("channels: ") else m for m in result.messages]
+    if width is not None:
+        _check_width(spec, values, block.same_channels, width, result.channels)
     changes[model] = rewrite(result.source)
     created = [f"created {_shown(p)}" for p in changes if p != model and not p.exists() and provenance.STORE not in p.parts]
     with project.restored_on_error(changes) if check else nullcontext():
@@ -124,8 +129,8 @@ def anchors(
     return [dataclasses.replace(a, channels=measured.get(a.name, a.channels)) for a in found]
 
 
-def _measured(model: Path, unknown, build: str | None, shapes) -> tuple[str, str]:
-    """``(channels, note)`` measured at run time; without torch, the refusal as it was, with the fix."""
+def _measured(model: Path, unknown, build: str | None, shapes) -> tuple[str, str, int]:
+    """``(channels, note, width)`` measured at run time; without torch, the refusal as it was, with the fix."""
     try:
         from plugforge import probe
     except ImportError:
@@ -134,6 +139,31 @@ def _measured(model: Path, unknown, build: str | None, shapes) -> tuple[str, str
         return probe.measured_channels(model, unknown.class_name, unknown.anchor, unknown.constructor, build, shapes)
     except PlugforgeError as error:
         raise PlugforgeError(f"{unknown}\nMeasuring them at run time did not settle it: {error}") from None
+
+
+def _literal_width(channels: str | None) -> int | None:
+    """The width a channel expression states, when it is a literal (``64``)."""
+    try:
+        value = ast.literal_eval(channels) if channels else None
+    except (ValueError, SyntaxError):
+        return None
+    return value if type(value) is int else None
+
+
+def _check_width(spec: BlockSpec, values: dict[str, Any], same: tuple[str, ...], width: int, channels: str) -> None:
+    """Refuse, before writing, a block whose rules the known width at the anchor breaks; name a setting that works."""
+    fixed = {spec.input.channels, *same}
+    scope = {**values, **{name: width for name in fixed}}
+    broken = spec.broken_rules(scope)
+    if not broken:
+        return
+    rule, fix = broken[0], spec.fitting_setting(scope, fixed)
+    settings = ", ".join(f"{name}={literal(scope[name])}" for name in sorted(rule.names() - fixed) if name in values)
+    need = f"{spec.id} needs {rule.rule}" + (f" ({rule.why})" if rule.why else "")
+    where = f"the width at the anchor is {width}" + (f" ({channels})" if channels != str(width) else "")
+    where += f" with {settings}" if settings else ""
+    advice = f"add --set {fix[0]}={fix[1]}" if fix else f"choose other values with --set (`plugforge info {spec.id}`)"
+    raise PlugforgeError(f"{need}, but {where}: {advice}")
 
 
 def remove(

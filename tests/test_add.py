@@ -305,3 +305,33 @@ def test_add_and_anchors_do_not_import_torch(model):
     )
     result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
+
+
+LITERAL_WIDTH = (
+    "from torch import nn\n\n\nclass Net(nn.Module):\n    def __init__(self):\n        super().__init__()\n"
+    "        self.conv = nn.Conv2d(3, 18, 3, padding=1)\n        self.bn = nn.BatchNorm2d(18)\n\n"
+    "    def forward(self, x):\n        return self.bn(self.conv(x))\n"
+)
+
+
+def test_a_literal_width_the_block_cannot_take_is_refused_with_a_setting_that_works(tmp_path):
+    model = tmp_path / "model.py"
+    model.write_text(LITERAL_WIDTH)
+    result = invoke("add", "gam", "--into", model, "--after", "bn", "--set", "groups=4")
+    assert result.exit_code == 1
+    assert "gam needs channels % groups == 0, but the width at the anchor is 18 with groups=4: add --set groups=3" in (
+        result.output
+    )
+    assert model.read_text() == LITERAL_WIDTH and not (tmp_path / "blocks").exists()
+    assert invoke("add", "gam", "--into", model, "--after", "bn", "--set", "groups=3").exit_code == 0
+
+
+def test_replace_refuses_a_conv_whose_widths_the_block_cannot_keep(tmp_path):
+    model = tmp_path / "model.py"
+    model.write_text(LITERAL_WIDTH.replace("nn.Conv2d(3, 18, 3, padding=1)", "nn.Conv2d(in_ch, 18, 3, padding=1)"))
+    before = model.read_text()
+    result = invoke("add", "pconv", "--into", model, "--replace", "conv")
+    assert result.exit_code == 1
+    assert "PartialConv needs out_channels == in_channels (the channels the partial conv does not see" in result.output
+    assert "conv gives in_channels=in_ch, out_channels=18: plugforge cannot tell whether it holds" in result.output
+    assert model.read_text() == before

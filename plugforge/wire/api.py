@@ -122,11 +122,11 @@ def _add(source: str, request: _Request, check_wired: bool) -> Result:
     key = _wired_element(analysis, position, request.block) if check_wired else None
     if key and _reproduces(source, request, key, analysis.name):
         return Result(source, [ALREADY_WIRED])
-    new_node, messages = _apply(analysis, position, request)
+    new_node, messages, channels = _apply(analysis, position, request)
     module = _swap(module, node, new_node)
     module, origin_messages = _attach(module, request)
     messages = [_default_message(analysis, position, request), *messages, *origin_messages]
-    return Result(document.render(module), [message for message in messages if message])
+    return Result(document.render(module), [message for message in messages if message], channels=channels)
 
 
 def _attribute_already_wired(source: str, request: _Request, analysis: ClassAnalysis) -> bool:
@@ -178,7 +178,8 @@ def _reproduces(source: str, request: _Request, key: str, class_name: str) -> bo
     return _add(restored, request, check_wired=False).source == source
 
 
-def _apply(analysis: ClassAnalysis, position: Position, request: _Request) -> tuple[cst.ClassDef, list[str]]:
+def _apply(analysis: ClassAnalysis, position: Position, request: _Request):
+    """``(new class node, messages, the block's channel expression or None)``."""
     if position.mode == "replace":
         return _replace(analysis, position, request)
     if "." in position.anchor:
@@ -197,7 +198,7 @@ def _insert_attribute(analysis: ClassAnalysis, position: Position, request: _Req
     messages += [note] if note else []
     if count > 1:
         messages.append(f"{anchor} is called {count} times in {analysis.name}; wrapped every call")
-    return node, messages
+    return node, messages, _text(channels)
 
 
 def _insert_into_sequential(analysis: ClassAnalysis, position: Position, request: _Request):
@@ -208,7 +209,7 @@ def _insert_into_sequential(analysis: ClassAnalysis, position: Position, request
     node = analysis.model.node.deep_replace(slot.call, with_element(slot.call, index, call))
     path = f"{position.anchor.rsplit('.', 1)[0]}.{index}"
     messages = [f"inserted {code(call)} as {path} ({position.mode} {position.anchor}); remove it by the name {path}"]
-    return node, messages + ([note] if note else [])
+    return node, messages + ([note] if note else []), _text(channels)
 
 
 def _replace(analysis: ClassAnalysis, position: Position, request: _Request):
@@ -224,7 +225,11 @@ def _replace(analysis: ClassAnalysis, position: Position, request: _Request):
     call, notes = replacement(anchor, analysis.layer(anchor), request.block, channels)
     node = analysis.model.node.deep_replace(assignment.line, mark(assignment.line, call))
     message = f"replaced self.{anchor} = {short(assignment.value)} by {code(call)}; `remove {anchor}` restores it"
-    return node, [message, *notes]
+    return node, [message, *notes], None
+
+
+def _text(channels: cst.BaseExpression | None) -> str | None:
+    return code(channels) if channels is not None else None
 
 
 def _channels(analysis: ClassAnalysis, position: Position, request: _Request):

@@ -6,6 +6,8 @@ it, so that ``remove`` can restore it byte for byte.
 
 from __future__ import annotations
 
+import ast
+
 import libcst as cst
 
 from . import layers
@@ -23,6 +25,7 @@ from .nodes import (
     parse_expression,
     positional,
 )
+from .rules import holds, value_of
 
 MARKER = "# plugforge replaced: "
 CHANNEL_PARAMS = ("in_channels", "out_channels", "channels")
@@ -53,7 +56,41 @@ def replacement(anchor: str, layer: Layer | None, block: Block, channels: cst.Ba
         arguments.setdefault("stride", arguments["kernel_size"])  # pooling strides by its kernel by default
     passed, notes = _map_arguments(anchor, layer.kind, arguments, block)
     _add_channels(passed, arguments, block, channels, anchor)
+    _check_rules(anchor, passed, block)
     return _call(block, passed, notes), notes
+
+
+def _check_rules(anchor: str, passed: dict, block: Block) -> None:
+    """Refuse, with the reason, arguments of the replaced layer that break a rule of the block.
+
+    A rule the source cannot decide is refused too (it may break at run time), unless it
+    is on one width alone (``out_channels % 4 == 0``), which real layers rarely break.
+    """
+    from_layer = {name: code(value) for name, value in passed.items() if name not in block.kwargs}
+    values = {name: value_of(text, name) for name, text in {**block.settings, **from_layer}.items()}
+    for name, value in values.items():
+        if name in from_layer and isinstance(value, tuple) and len(value) == 2:
+            raise WireError(
+                f"{block.class_name} takes {name} as an int or a square pair, but {anchor} gives "
+                f"{name}={from_layer[name]}; choose a layer with square sizes, or a block that takes others"
+            )
+    for rule, why in block.rules:
+        names = {node.id for node in ast.walk(ast.parse(rule, mode="eval")) if isinstance(node, ast.Name)}
+        used = sorted(names & from_layer.keys())
+        if not used or not names <= values.keys():
+            continue  # the block's own settings alone, checked when they were set
+        verdict = holds(rule, values)
+        if verdict or verdict is None and len(used) == 1 and used[0] in CHANNEL_PARAMS:
+            continue  # a rule on one width alone is checked where the width is known, as for inserted blocks
+        given = ", ".join(f"{name}={from_layer[name]}" for name in used)
+        need = f"{block.class_name} needs {rule}" + (f" ({why})" if why else "")
+        if verdict is False:
+            raise WireError(f"{need}, but {anchor} gives {given}; choose a layer where it holds, or another block")
+        raise WireError(
+            f"{need}, and {anchor} gives {given}: plugforge cannot tell "
+            f"whether it holds there; choose a layer whose arguments show it (literals, or the same "
+            f"expression on both sides), or another block"
+        )
 
 
 def _map_arguments(anchor: str, kind: str, arguments: dict, block: Block) -> tuple[dict, list[str]]:
