@@ -110,6 +110,9 @@ def test_a_valid_entry_becomes_a_typed_spec(tmp_path):
         (('param_count = 560', 'param_count = 560\nzero_gradient = [1]'), "tests[0].zero_gradient: must be a list of parameter names"),
         (('layout = "NCHW"\nchannels = "channels"\n\n[output]', 'layout = "NCHW"\nchannels = "width"\n\n[output]'), "input.channels: names no parameter: 'width'"),
         (('id = "toy"', 'id = "toy"\nsumary = "typo"'), "toy.toml: sumary: unknown key (did you mean 'summary'?)"),
+        (('id = "toy"', 'id = "toy"\nrequires = [{ rule = "width > 1", why = "" }]'), "requires[0].rule: names no parameter: width"),
+        (('id = "toy"', 'id = "toy"\nrequires = [{ rule = "channels.real", why = "" }]'), "requires[0].rule: may not use Attribute"),
+        (('id = "toy"', 'id = "toy"\nrequires = [{ rule = "channels > 1" }]'), "requires[0].why: is required"),
         (('channels = "channels"\n\n[output]', 'channels = "channels"\nnames = ["x"]\n\n[output]'), "input.names: must list two or more identifiers"),
         (('channels = "channels"\n\n[output]', 'channels = "channels"\nnames = ["a", "b"]\n\n[output]'), "input.shapes: needs one shape description per name (2), got 0"),
         (('channels = "channels"\n\n[output]', 'channels = "channels"\nnames = ["a", "b"]\nshapes = ["(B, C)", "(B, C)"]\n\n[output]'), "tests[0].inputs: must be a non-empty list of groups of 2 shapes, one per name"),
@@ -219,3 +222,12 @@ def test_identity_declarations_are_validated(tmp_path, edit, message):
 def test_a_blend_start_adds_one_parameter_to_the_count(catalog):
     se = catalog.get("se")
     assert se.count_params({"channels": 32, "identity_init": True}) == se.count_params({"channels": 32}) + 1
+
+
+def test_rules_join_each_parameters_bounds_and_the_entrys_relations(tmp_path):
+    text = VALID.replace('id = "toy"', 'id = "toy"\nrequires = [{ rule = "channels % 2 == 0", why = "halves" }]')
+    spec = load_entry(write(tmp_path, text))
+    rules = [rule.rule for rule in spec.rules()]
+    assert "channels % groups == 0" in rules and rules[-1] == "channels % 2 == 0"
+    assert [r.rule for r in spec.broken_rules({**spec.defaults(), "channels": 6, "groups": 4})] == ["channels % groups == 0"]
+    assert spec.fitting_setting({**spec.defaults(), "channels": 6, "groups": 4}, {"channels"}) == ("groups", 3)

@@ -6,8 +6,6 @@ it, so that ``remove`` can restore it byte for byte.
 
 from __future__ import annotations
 
-import ast
-
 import libcst as cst
 
 from . import layers
@@ -25,7 +23,7 @@ from .nodes import (
     parse_expression,
     positional,
 )
-from .rules import holds, value_of
+from .rules import holds, names_in, value_of
 
 MARKER = "# plugforge replaced: "
 CHANNEL_PARAMS = ("in_channels", "out_channels", "channels")
@@ -75,7 +73,7 @@ def _check_rules(anchor: str, passed: dict, block: Block) -> None:
                 f"{name}={from_layer[name]}; choose a layer with square sizes, or a block that takes others"
             )
     for rule, why in block.rules:
-        names = {node.id for node in ast.walk(ast.parse(rule, mode="eval")) if isinstance(node, ast.Name)}
+        names = names_in(rule)
         used = sorted(names & from_layer.keys())
         if not used or not names <= values.keys():
             continue  # the block's own settings alone, checked when they were set

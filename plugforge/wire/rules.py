@@ -53,6 +53,11 @@ def value_of(text: str, name: str) -> object:
     return value
 
 
+def names_in(rule: str) -> set[str]:
+    """The parameter names a rule reads (not the functions it calls)."""
+    return {node.id for node in ast.walk(ast.parse(rule, mode="eval")) if isinstance(node, ast.Name)} - set(_FUNCTIONS)
+
+
 def holds(rule: str, values: dict[str, object]) -> bool | None:
     """Whether ``rule`` holds for ``values`` (from ``value_of``); None when the source cannot tell.
 
