@@ -75,6 +75,22 @@ def _measure(model: Path, class_name: str, constructors: dict[str, str], build: 
     return expr, found
 
 
+LAYER_ARGUMENTS = ("in_channels", "out_channels", "kernel_size", "stride", "padding", "dilation", "groups")
+
+
+def measured_layers(model: Path, class_name: str, anchor: str, build: str) -> list[dict[str, object]]:
+    """The arguments (``LAYER_ARGUMENTS`` it has) of ``self.<anchor>`` in every ``class_name`` that ``build`` makes."""
+    with imported(Version(model, model.name)) as (module, where):
+        cls = getattr(module, class_name, None)
+        if not (isinstance(cls, type) and issubclass(cls, nn.Module)):
+            raise CheckError(f"{model.name} defines no nn.Module {class_name} at import time")
+        built = build_model(module, build, where)
+        layers = [getattr(m, anchor, None) for m in built.modules() if isinstance(m, cls)]
+    if not layers:
+        raise CheckError(f"building {build} made no {class_name}")
+    return [{name: getattr(layer, name) for name in LAYER_ARGUMENTS if hasattr(layer, name)} for layer in layers]
+
+
 def _default_build(cls: type) -> str:
     required = [
         p.name

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ast
 import dataclasses
+import re
 from collections.abc import Callable
 from contextlib import nullcontext
 from dataclasses import dataclass, field
@@ -89,17 +90,24 @@ def add(
         if config.render_tests:
             changes.update(_tests_for(spec, block_file, config.tests_dir, target.missing_inits))
     wire_add = partial(
-        wire.add, source, block, origin, name=name or spec.id, class_name=class_name,
+        wire.add, source, origin=origin, name=name or spec.id, class_name=class_name,
         after=after, before=before, replace=replace, path=model,
     )  # fmt: skip
     try:
-        result = wire_add(channels=channels)
+        result = wire_add(block=block, channels=channels)
         width = _literal_width(result.channels)
+    except wire.RulesUndecided as undecided:
+        if build is None or model.suffix != ".py":
+            raise
+        note = _measured_rules(spec, values, overrides, model, undecided, build)
+        result = wire_add(block=dataclasses.replace(block, rules=()), channels=channels)
+        result.messages.append(note)
+        width = None
     except wire.ChannelsUnknown as unknown:
         if model.suffix != ".py":
             raise
         channels, note, width = _measured(model, unknown, build, shapes)
-        result = wire_add(channels=channels)
+        result = wire_add(block=block, channels=channels)
         result.messages[:] = [note if m.startswith("channels: ") else m for m in result.messages]
     if width is not None:
         _check_width(spec, values, block.same_channels, width, result.channels)
@@ -139,6 +147,37 @@ def _measured(model: Path, unknown, build: str | None, shapes) -> tuple[str, str
         return probe.measured_channels(model, unknown.class_name, unknown.anchor, unknown.constructor, build, shapes)
     except PlugforgeError as error:
         raise PlugforgeError(f"{unknown}\nMeasuring them at run time did not settle it: {error}") from None
+
+
+def _measured_rules(spec: BlockSpec, values: dict[str, Any], overrides: dict[str, str], model: Path, undecided, build):
+    """Check the rules the source could not decide in every replaced layer ``build`` makes; the note, or an error."""
+    try:
+        from plugforge import probe
+    except ImportError:
+        raise PlugforgeError(f"{undecided}; --build measures the layers with torch: install it") from None
+    try:
+        layers = probe.measured_layers(model, undecided.class_name, undecided.anchor, build)
+    except PlugforgeError as error:
+        raise PlugforgeError(f"{undecided}\nMeasuring it at run time did not settle it: {error}") from None
+    where = f"{undecided.class_name}.{undecided.anchor}"
+    for arguments in layers:
+        given = {name: _one_size(value) for name, value in arguments.items() if name in spec.params}
+        scope = {**FORMULA_FUNCTIONS, **given, **{name: values[name] for name in overrides}}
+        for rule, why in undecided.rules:
+            if not evaluate(rule, {**values, **scope}):
+                named = [name for name in sorted(given) if re.search(rf"\b{name}\b", rule)]
+                shown = ", ".join(f"{name}={arguments[name]!r}" for name in named)
+                raise PlugforgeError(
+                    f"{spec.class_name} needs {rule}" + (f" ({why})" if why else "") + f", but in {build} "
+                    f"a {where} has {shown}; choose a layer where it holds, or another block"
+                )
+    rules = " and ".join(rule for rule, _ in undecided.rules)
+    return f"checked at run time: {rules} holds for {where} in all {len(layers)} of {build}"
+
+
+def _one_size(value: Any) -> Any:
+    """An nn.Conv2d size as the block takes it: a square pair as one int."""
+    return value[0] if isinstance(value, tuple) and len(set(value)) == 1 else value
 
 
 def _literal_width(channels: str | None) -> int | None:

@@ -335,3 +335,32 @@ def test_replace_refuses_a_conv_whose_widths_the_block_cannot_keep(tmp_path):
     assert "PartialConv needs out_channels == in_channels (the channels the partial conv does not see" in result.output
     assert "conv gives in_channels=in_ch, out_channels=18: plugforge cannot tell whether it holds" in result.output
     assert model.read_text() == before
+
+
+VARIABLE_KERNEL = (
+    "from torch import nn\n\n\nclass Block(nn.Module):\n    def __init__(self, c_in, c_out, k=1):\n"
+    "        super().__init__()\n        self.conv = nn.Conv2d(c_in, c_out, k, padding=k // 2, bias=False)\n\n"
+    "    def forward(self, x):\n        return self.conv(x)\n\n\nclass Net(nn.Module):\n    def __init__(self, k=3):\n"
+    "        super().__init__()\n        self.a = Block(8, 8, k)\n        self.b = Block(8, 16, 3)\n\n"
+    "    def forward(self, x):\n        return self.b(self.a(x))\n"
+)
+
+
+def test_replace_checks_at_run_time_what_the_source_cannot_tell(tmp_path):
+    pytest.importorskip("torch")
+    model = tmp_path / "model.py"
+    model.write_text(VARIABLE_KERNEL)
+    options = ["--into", model, "--class", "Block", "--replace", "conv", "--inline"]
+    undecided = invoke("add", "ac_block", *options)
+    assert undecided.exit_code == 1 and "ACBlock needs kernel_size >= 3, and conv gives kernel_size=k" in undecided.output
+    assert "pass --build EXPR (the model to build) to check it in every Block at run time" in undecided.output
+    broken = invoke("add", "ac_block", *options, "--build", "Net(k=1)")
+    assert broken.exit_code == 1, broken.output
+    assert "ACBlock needs kernel_size >= 3, but in Net(k=1) a Block.conv has kernel_size=(1, 1)" in broken.output
+    assert model.read_text() == VARIABLE_KERNEL
+    wired = invoke("add", "ac_block", *options, "--build", "Net()")
+    assert wired.exit_code == 0, wired.output
+    assert "checked at run time: kernel_size >= 3 and kernel_size % 2 == 1 holds for Block.conv in all 2 of Net()" in (
+        wired.output
+    )
+    assert "self.conv = ACBlock(c_in, c_out, kernel_size=k, padding=k // 2)" in model.read_text()

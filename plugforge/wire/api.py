@@ -222,7 +222,7 @@ def _replace(analysis: ClassAnalysis, position: Position, request: _Request):
     if assignment.branch is not None:
         raise WireError(f"self.{anchor} is assigned in {len(assignment.values)} arms of an if; replace it by hand")
     channels = parse_expression(request.channels, "--channels") if request.channels else None
-    call, notes = replacement(anchor, analysis.layer(anchor), request.block, channels)
+    call, notes = replacement(analysis.name, anchor, analysis.layer(anchor), request.block, channels)
     node = analysis.model.node.deep_replace(assignment.line, mark(assignment.line, call))
     message = f"replaced self.{anchor} = {short(assignment.value)} by {code(call)}; `remove {anchor}` restores it"
     return node, [message, *notes], None

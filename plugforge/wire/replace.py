@@ -11,7 +11,7 @@ import libcst as cst
 from . import layers
 from .channels import Layer
 from .datatypes import Block
-from .errors import WireError
+from .errors import RulesUndecided, WireError
 from .nodes import (
     callee,
     code,
@@ -42,8 +42,8 @@ NEUTRAL = {
 }
 
 
-def replacement(anchor: str, layer: Layer | None, block: Block, channels: cst.BaseExpression | None):
-    """``(Block(...) call, notes)`` built from the arguments of the replaced layer."""
+def replacement(owner: str, anchor: str, layer: Layer | None, block: Block, channels: cst.BaseExpression | None):
+    """``(Block(...) call, notes)`` built from the arguments of ``owner.<anchor>``, the replaced layer."""
     if layer is None or layer.kind not in layers.REPLACEABLE or layer.via_class:
         raise WireError(
             f"--replace works on nn.Conv2d, nn.MaxPool2d and nn.AvgPool2d (or a helper of this file "
@@ -54,11 +54,11 @@ def replacement(anchor: str, layer: Layer | None, block: Block, channels: cst.Ba
         arguments.setdefault("stride", arguments["kernel_size"])  # pooling strides by its kernel by default
     passed, notes = _map_arguments(anchor, layer.kind, arguments, block)
     _add_channels(passed, arguments, block, channels, anchor)
-    _check_rules(anchor, passed, block)
+    _check_rules(owner, anchor, passed, block)
     return _call(block, passed, notes), notes
 
 
-def _check_rules(anchor: str, passed: dict, block: Block) -> None:
+def _check_rules(owner: str, anchor: str, passed: dict, block: Block) -> None:
     """Refuse, with the reason, arguments of the replaced layer that break a rule of the block.
 
     A rule the source cannot decide is refused too (it may break at run time), unless it
@@ -72,6 +72,7 @@ def _check_rules(anchor: str, passed: dict, block: Block) -> None:
                 f"{block.class_name} takes {name} as an int or a square pair, but {anchor} gives "
                 f"{name}={from_layer[name]}; choose a layer with square sizes, or a block that takes others"
             )
+    undecided = []
     for rule, why in block.rules:
         names = names_in(rule)
         used = sorted(names & from_layer.keys())
@@ -84,11 +85,14 @@ def _check_rules(anchor: str, passed: dict, block: Block) -> None:
         need = f"{block.class_name} needs {rule}" + (f" ({why})" if why else "")
         if verdict is False:
             raise WireError(f"{need}, but {anchor} gives {given}; choose a layer where it holds, or another block")
-        raise WireError(
-            f"{need}, and {anchor} gives {given}: plugforge cannot tell "
-            f"whether it holds there; choose a layer whose arguments show it (literals, or the same "
-            f"expression on both sides), or another block"
-        )
+        undecided.append((rule, why, f"{need}, and {anchor} gives {given}"))
+    if undecided:
+        raise RulesUndecided(
+            f"{undecided[0][2]}: plugforge cannot tell whether it holds there; choose a layer whose arguments "
+            f"show it (literals, or the same expression on both sides), or another block, or pass --build EXPR "
+            f"(the model to build) to check it in every {owner} at run time",
+            owner, anchor, [(rule, why) for rule, why, _ in undecided],
+        )  # fmt: skip
 
 
 def _map_arguments(anchor: str, kind: str, arguments: dict, block: Block) -> tuple[dict, list[str]]:
