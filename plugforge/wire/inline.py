@@ -110,8 +110,9 @@ def _missing_parts(module: cst.Module, snippet: cst.Module):
         names = defined_names([statement])
         if names & (defined - inlined):
             raise WireError(
-                f"the file already defines {', '.join(sorted(names & defined))}, a name the inlined block "
-                f"code defines too; wire without --inline (the block is then imported from its own module)"
+                f"the file already defines {', '.join(sorted(names & defined))}, a name the block's code "
+                f"defines too; rename the file's class, or render the block with `plugforge new` and wire "
+                f"it by hand under another name"
             )
         if names and names <= inlined:
             reused |= names

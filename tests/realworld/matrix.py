@@ -99,7 +99,7 @@ def spread(kind: str) -> list[Case]:
 
 
 # A refusal must say what works: a setting, an option giving a size or width, or another layer.
-_FIX = re.compile(r"--(set|channels|input|check|build|after|before|replace)\b|\b\w+=\S|\bchoose\b|\buse\b")
+_FIX = re.compile(r"--(set|channels|input|check|build|after|before|replace|inline)\b|\b\w+=\S|\b(choose|use|rename)\b")
 
 
 def judged(outcome: Outcome) -> str:

@@ -243,7 +243,7 @@ def test_inline_of_a_class_the_file_already_defines_differently():
     # torchvision's resnet.py defines BasicBlock, the class name of the `residual` block
     text = SMALL.replace("class Net(nn.Module):", "class Gate(nn.Module):\n    pass\n\n\nclass Net(nn.Module):")
     message = error_of(wire, text, class_name="Net", after="bn", origin=inline_source("gate"))
-    assert "the file already defines Gate, a name the inlined block code defines too; wire without --inline" in message
+    assert "the file already defines Gate, a name the block's code defines too; rename the file's class" in message
 
 
 def test_inline_code_errors():
