@@ -23,7 +23,7 @@ from .nodes import (
     parse_expression,
     positional,
 )
-from .rules import holds, names_in, value_of
+from .rules import Symbol, holds, names_in, value_of
 
 MARKER = "# plugforge replaced: "
 CHANNEL_PARAMS = ("in_channels", "out_channels", "channels")
@@ -79,7 +79,8 @@ def _check_rules(owner: str, anchor: str, passed: dict, block: Block) -> None:
         if not used or not names <= values.keys():
             continue  # the block's own settings alone, checked when they were set
         verdict = holds(rule, values)
-        if verdict or verdict is None and len(used) == 1 and used[0] in CHANNEL_PARAMS:
+        unknown = [name for name in used if isinstance(values[name], Symbol)]
+        if verdict or verdict is None and len(unknown) == 1 and unknown[0] in CHANNEL_PARAMS:
             continue  # a rule on one width alone is checked where the width is known, as for inserted blocks
         given = ", ".join(f"{name}={from_layer[name]}" for name in used)
         need = f"{block.class_name} needs {rule}" + (f" ({why})" if why else "")

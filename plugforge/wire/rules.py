@@ -4,8 +4,9 @@ A rule is a Python expression over parameter names (``out_channels == in_channel
 ``kernel_size >= 3``). The arguments are source text read from the user's code:
 literals are evaluated; any other expression is a symbol, whose value the source
 does not tell. Two symbols with the same text are equal, and a symbol is known to
-be at least the smallest value nn.Conv2d accepts for its argument. Everything else
-about a symbol is unknown, so a rule is True, False or None (cannot tell).
+be at least the smallest value nn.Conv2d accepts for its argument, and a conv's
+channels are multiples of its groups. Everything else about a symbol is unknown,
+so a rule is True, False or None (cannot tell).
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ class Symbol:
     """An argument whose value the source does not tell: its text, and the least value it can have."""
 
     text: str
+    name: str
     minimum: int | None = None
 
 
@@ -47,7 +49,7 @@ def value_of(text: str, name: str) -> object:
     try:
         value = ast.literal_eval(text)
     except (ValueError, SyntaxError):
-        return Symbol("".join(text.split()), CONV_MINIMUM.get(name))
+        return Symbol("".join(text.split()), name, CONV_MINIMUM.get(name))
     if isinstance(value, tuple) and len(value) == 2 and value[0] == value[1]:
         return value[0]
     return value
@@ -84,9 +86,10 @@ def _evaluate(node: ast.AST, values: dict[str, object]) -> object:
     if isinstance(node, ast.Compare) and len(node.ops) == 1:
         return _compare(node.ops[0], _evaluate(node.left, values), _evaluate(node.comparators[0], values))
     if isinstance(node, ast.BinOp) and type(node.op) in _ARITHMETIC:
-        right = _known(_evaluate(node.right, values))
-        if isinstance(node.op, ast.Mod) and right == 1:
-            return 0  # anything is a multiple of 1
+        right = _evaluate(node.right, values)
+        if isinstance(node.op, ast.Mod) and (right == 1 or _channels_of_groups(_evaluate(node.left, values), right)):
+            return 0  # anything is a multiple of 1, a conv's channels of its groups
+        right = _known(right)
         return _ARITHMETIC[type(node.op)](_known(_evaluate(node.left, values)), right)
     if isinstance(node, ast.IfExp):
         return _evaluate(node.body if _known(_evaluate(node.test, values)) else node.orelse, values)
@@ -121,6 +124,12 @@ def _compare(op: ast.cmpop, left: object, right: object) -> bool:
         if isinstance(op, ast.GtE) and left.minimum >= right or isinstance(op, ast.Gt) and left.minimum > right:
             return True
     return _COMPARE[type(op)](_known(left), _known(right))
+
+
+def _channels_of_groups(left: object, right: object) -> bool:
+    """Whether ``left % right`` is a conv's in or out channels modulo its groups (0, or nn.Conv2d raises)."""
+    groups = isinstance(right, Symbol) and right.name == "groups"
+    return groups and isinstance(left, Symbol) and left.name in ("in_channels", "out_channels")
 
 
 def _known(value: object) -> object:

@@ -24,7 +24,8 @@ def values(**texts):
         ("padding is None or padding >= 0", {"padding": "autopad(k, p, d)"}, True),
         ("not depthwise or out_channels == in_channels", {"depthwise": "False", "in_channels": "a", "out_channels": "b"}, True),
         ("(in_channels + 2) % groups == 0", {"in_channels": "c", "groups": "1"}, True),
-        ("out_channels % groups == 0", {"out_channels": "c", "groups": "g"}, None),
+        ("out_channels % groups == 0", {"out_channels": "c", "groups": "g"}, True),  # nn.Conv2d's own rule
+        ("(in_channels + 2) % groups == 0", {"in_channels": "c", "groups": "g"}, None),
     ],
 )
 def test_holds(rule, texts, expected):
