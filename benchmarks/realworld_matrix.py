@@ -42,7 +42,8 @@ def run(kind: str, sites: Sites, blocks: list[str] | None) -> list[Outcome]:
             print(f"skipped {case.id}: {error}", file=sys.stderr)
             continue
         took = time.perf_counter() - start
-        print(f"{judged(outcome):<11} {took:5.1f}s {case.id}", file=sys.stderr, flush=True)
+        detail = "" if outcome.status == WIRED else " " + " ".join(outcome.detail.split())[:300]
+        print(f"{judged(outcome):<11} {took:5.1f}s {case.id}{detail}", file=sys.stderr, flush=True)
         outcomes.append(outcome)
     return outcomes
 
