@@ -36,6 +36,8 @@ REFUSED = {
     "pconv": "PartialConv has no `stride`; remove stride=stride from conv2",  # see test_shape_preserving_convs_*
     "scconv": "ScConv has no `stride`; remove stride=stride from conv2",
     "snake_conv": "DynamicSnakeConv has no `stride`; remove stride=stride from conv2",
+    # BlazeBlock strides by 1 or 2; the source cannot tell `stride`, so --build must check it
+    "blaze_block": "BlazeBlock needs stride <= 2, and conv2 gives stride=stride: plugforge cannot tell",
 }
 
 

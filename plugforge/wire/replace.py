@@ -79,8 +79,9 @@ def _check_rules(owner: str, anchor: str, passed: dict, block: Block) -> None:
         if not used or not names <= values.keys():
             continue  # the block's own settings alone, checked when they were set
         verdict = holds(rule, values)
+        widths = [name for name in used if name in CHANNEL_PARAMS]
         unknown = [name for name in used if isinstance(values[name], Symbol)]
-        if verdict or verdict is None and len(unknown) == 1 and unknown[0] in CHANNEL_PARAMS:
+        if verdict or verdict is None and unknown == widths and len(widths) == 1:
             continue  # a rule on one width alone is checked where the width is known, as for inserted blocks
         given = ", ".join(f"{name}={from_layer[name]}" for name in used)
         need = f"{block.class_name} needs {rule}" + (f" ({why})" if why else "")
