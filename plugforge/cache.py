@@ -59,7 +59,7 @@ def _intact(text: str, spec: BlockSpec) -> bool:
 def _key(spec: BlockSpec) -> str:
     templates = templates_dir()
     inputs = [spec.path, templates / "blocks" / spec.template, *_RENDERER]
-    inputs += [templates / "helpers" / f"{name}.py.j2" for name in spec.uses]
+    inputs += [templates / "helpers" / f"{name}.py.j2" for name in spec.helpers]
     digest = hashlib.sha256(__version__.encode())
     for path in inputs:
         digest.update(path.read_bytes())

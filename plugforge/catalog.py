@@ -93,6 +93,7 @@ class Param:
     divides: str | None = None
     odd: bool = False
     min_items: int | None = None
+    pair: bool = False  # an nn.Conv2d size: the block also takes it as a square (k, k) pair
 
     @property
     def required(self) -> bool:
@@ -129,6 +130,24 @@ class Param:
         if self.optional:
             found.append("or none")
         return found
+
+    def rules(self) -> list[Rule]:
+        """The parameter's constraints as rules that hold for a fitting value (a scalar's, not a list's)."""
+        if self.is_list or self.type != "int":
+            return []
+        name, found = self.name, []
+        if self.min is not None:
+            found.append(f"{name} >= {self.min!r}")
+        if self.max is not None:
+            found.append(f"{name} <= {self.max!r}")
+        if self.odd:
+            found.append(f"{name} % 2 == 1")
+        if self.divides:
+            found.append(f"{self.divides} % {name} == 0")
+        if self.optional:
+            found = [f"{name} is None or {rule}" for rule in found]
+        names = frozenset({name, self.divides} - {None})
+        return [Rule(rule, "", names) for rule in found]
 
     def describe(self) -> str:
         """Type plus constraints, e.g. ``list[int] (each >= 1, each odd)``."""
@@ -343,6 +362,16 @@ class BlockSpec:
     path: Path = field(compare=False)
     map_size: MapSize | None = None  # None: any H and W
 
+    @property
+    def helpers(self) -> tuple[str, ...]:
+        """The shared helpers rendered into the block's file: the entry's, and ``square_size`` for pair sizes."""
+        pairs = ("square_size",) if any(p.pair for p in self.params.values()) else ()
+        return tuple(dict.fromkeys((*self.uses, *pairs)))
+
+    def all_rules(self) -> list[Rule]:
+        """Every rule on constructor arguments: each parameter's own constraints, then the entry's ``[[rules]]``."""
+        return [rule for param in self.params.values() for rule in param.rules()] + list(self.rules)
+
     def defaults(self) -> dict[str, Any]:
         """Every parameter that has a default, with it."""
         return {name: p.default for name, p in self.params.items() if not p.required}
@@ -447,6 +476,32 @@ class BlockSpec:
             return False
         return True
 
+    def broken_rules(self, values: dict[str, Any]) -> list[Rule]:
+        """The rules (``all_rules()``) that ``values`` break; rules naming a value not given are skipped."""
+        scope = {**FORMULA_FUNCTIONS, **values}
+        return [rule for rule in self.all_rules() if rule.names <= scope.keys() and not evaluate(rule.require, scope)]
+
+    def fitting_setting(self, values: dict[str, Any], fixed: set[str]) -> tuple[str, int] | None:
+        """``(parameter, value)``: the one change of a settable int parameter that makes every rule hold.
+
+        Values below the current one are tried first, nearest first (a group count
+        falls to a divisor of the width), then values above it.
+        """
+        names = {name for rule in self.broken_rules(values) for name in rule.names}
+        for name in sorted(names - fixed):
+            param = self.params.get(name)
+            current = values.get(name)
+            if param is None or param.type != "int" or param.required or not isinstance(current, int):
+                continue
+            for value in [*range(current - 1, 0, -1), *range(current + 1, 4 * current + 9)]:
+                try:
+                    param.check(value)
+                except ParamError:
+                    continue
+                if not self.broken_rules({**values, name: value}):
+                    return name, value
+        return None
+
     def count_params(self, values: dict[str, Any]) -> int:
         """Evaluate the entry's parameter-count formula (derived from the paper)."""
         scope = {**FORMULA_FUNCTIONS, **self.defaults(), **values}
@@ -517,7 +572,7 @@ _ENTRY_KEYS = {
 }  # fmt: skip
 _PARAM_KEYS = {
     "type", "doc", "default", "optional", "min", "max", "above", "below", "allow_inf", "choices", "divides", "odd",
-    "min_items",
+    "min_items", "pair",
 }  # fmt: skip
 
 
@@ -682,9 +737,12 @@ def _load_params(entry: _Entry) -> dict[str, Param]:
             divides=sub.get("divides", str, None),
             odd=sub.get("odd", bool, False),
             min_items=sub.get("min_items", int, None),
+            pair=sub.get("pair", bool, False),
         )
         if param.allow_inf and param.item_type != "float":
             raise sub.fail("allow_inf", "only float parameters can be infinite")
+        if param.pair and param.type != "int":
+            raise sub.fail("pair", "only int parameters (nn.Conv2d sizes) take pairs")
         if param.choices and param.type != "str":
             raise sub.fail("choices", "only str parameters take choices")
         if param.type == "str" and not param.choices:

@@ -52,7 +52,7 @@ def _vendor_blocks(specs: list[BlockSpec], out_dir: Path, with_tests: bool, forc
         if with_tests:
             files[out_dir / f"test_{spec.module}.py"] = rendered.tests
     exported = {**_vendored_classes(out_dir), **{spec.module: spec for spec in specs}}
-    helpers = sorted({name for spec in exported.values() for name in spec.uses})
+    helpers = sorted({name for spec in exported.values() for name in spec.helpers})
     if helpers:
         files[out_dir / "_helpers.py"] = render_helpers(helpers)
     files[out_dir / "__init__.py"] = _package_init(sorted(exported.values(), key=lambda spec: spec.module))

@@ -34,14 +34,14 @@ class _Scene:
 
 def measured_channels(
     model: Path, class_name: str, anchor: str, constructor: str, build: str | None, shapes: tuple[tuple[int, ...], ...]
-) -> tuple[str, str]:
-    """``(expression, note)`` for the width after ``self.<anchor>``, measured by building the model."""
+) -> tuple[str, str, int]:
+    """``(expression, note, width)`` for the width after ``self.<anchor>``, measured by building the model."""
     expr, measured = _measure(model, class_name, {anchor: constructor}, build, shapes)
     name, width = measured[anchor]
     if isinstance(name, CheckError):
         raise name
     note = f"channels: {name}, measured at run time: in {expr}, {anchor} gives {width} channels and {name} = {width}"
-    return name, note
+    return name, note, width
 
 
 def measured_anchors(
@@ -73,6 +73,22 @@ def _measure(model: Path, class_name: str, constructors: dict[str, str], build: 
             except CheckError as error:
                 found[anchor] = (error, None)
     return expr, found
+
+
+LAYER_ARGUMENTS = ("in_channels", "out_channels", "kernel_size", "stride", "padding", "dilation", "groups")
+
+
+def measured_layers(model: Path, class_name: str, anchor: str, build: str) -> list[dict[str, object]]:
+    """The arguments (``LAYER_ARGUMENTS`` it has) of ``self.<anchor>`` in every ``class_name`` that ``build`` makes."""
+    with imported(Version(model, model.name)) as (module, where):
+        cls = getattr(module, class_name, None)
+        if not (isinstance(cls, type) and issubclass(cls, nn.Module)):
+            raise CheckError(f"{model.name} defines no nn.Module {class_name} at import time")
+        built = build_model(module, build, where)
+        layers = [getattr(m, anchor, None) for m in built.modules() if isinstance(m, cls)]
+    if not layers:
+        raise CheckError(f"building {build} made no {class_name}")
+    return [{name: getattr(layer, name) for name in LAYER_ARGUMENTS if hasattr(layer, name)} for layer in layers]
 
 
 def _default_build(cls: type) -> str:

@@ -99,7 +99,7 @@ def header(spec: BlockSpec, values: dict[str, Any], tests_import: str | None = N
 
 
 def _render_block(env: jinja2.Environment, spec: BlockSpec, values: dict[str, Any], packaged: bool) -> str:
-    helpers = [_template(env, f"helpers/{name}.py.j2", {}) for name in dict.fromkeys(spec.uses)]
+    helpers = [_template(env, f"helpers/{name}.py.j2", {}) for name in spec.helpers]
     parts = [] if packaged else helpers
     context = {
         "cls": Code(spec.class_name),
@@ -146,6 +146,7 @@ def _render_tests(env: jinja2.Environment, spec: BlockSpec, values: dict[str, An
         "counts": Code(_table(counts)),
         "invalid": Code(_table(invalid_cases(spec))),
         "zero_gradients": Code(_table(zero_gradients)) if zero_gradients else None,
+        "pairs": Code(repr(sizes)) if (sizes := {p.name: values[p.name] for p in spec.params.values() if p.pair}) else None,
         "export_xfail": spec.export_xfail,
         "identity": spec.identity,
         "multi_input": spec.multi_input,
@@ -208,7 +209,8 @@ def docstring(spec: BlockSpec, values: dict[str, Any]) -> str:
     if spec.params:
         lines += ["", "Args:"]
     for param in spec.params.values():
-        lines += _wrap(f"{param.name}: {param.doc}", "    ", "        ")
+        pair = " An int or a square pair, as nn.Conv2d takes it." if param.pair else ""
+        lines += _wrap(f"{param.name}: {param.doc}{pair}", "    ", "        ")
     if spec.role != "utility":
         channels = spec.input.channels or "C"
         lines += ["", "Shape:"]
@@ -239,8 +241,12 @@ def _wrap(text: str, first: str, rest: str, width: int = 84) -> list[str]:
 
 
 def constraint_checks(spec: BlockSpec) -> str:
-    """``if ...: raise ValueError(...)`` lines for the entry's declared constraints."""
-    lines = []
+    """``if ...: raise ValueError(...)`` lines for the entry's declared constraints.
+
+    Sizes that nn.Conv2d also takes as pairs are made one int first.
+    """
+    pairs = [p.name for p in spec.params.values() if p.pair]
+    lines = [f"{', '.join(pairs)} = " + ", ".join(f'square_size({name}, "{name}")' for name in pairs)] if pairs else []
     for param in spec.params.values():
         for condition, *message in _violations(param):
             if param.optional:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ast
 import dataclasses
+import re
 from collections.abc import Callable
 from contextlib import nullcontext
 from dataclasses import dataclass, field
@@ -83,6 +84,8 @@ def _add(
         kwargs=_non_default_kwargs(spec, values),
         same_channels=_same_channels(spec, values, overrides),
         insert_at=spec.insert_at,
+        rules=tuple((rule.require, rule.why) for rule in spec.all_rules()),
+        settings={name: literal(value) for name, value in values.items()},
     )
     source, rewrite, notes = _document(model, cell, class_name)
     config = project.find_config(model)
@@ -110,17 +113,27 @@ def _add(
         if config.render_tests:
             changes.update(_tests_for(spec, block_file, config.tests_dir, target.missing_inits))
     wire_add = partial(
-        wire.add, source, block, origin, name=name or spec.id, class_name=class_name,
+        wire.add, source, origin=origin, name=name or spec.id, class_name=class_name,
         after=after, before=before, replace=replace, path=model, explicit_name=name is not None,
     )  # fmt: skip
     try:
-        result = wire_add(channels=channels)
+        result = wire_add(block=block, channels=channels)
+        width = _literal_width(result.channels)
+    except wire.RulesUndecided as undecided:
+        if build is None or model.suffix != ".py":
+            raise
+        note = _measured_rules(spec, values, overrides, model, undecided, build)
+        result = wire_add(block=dataclasses.replace(block, rules=()), channels=channels)
+        result.messages.append(note)
+        width = None
     except wire.ChannelsUnknown as unknown:
         if model.suffix != ".py":
             raise
-        channels, note = _measured(model, unknown, build, shapes)
-        result = wire_add(channels=channels)
+        channels, note, width = _measured(model, unknown, build, shapes)
+        result = wire_add(block=block, channels=channels)
         result.messages[:] = [note if m.startswith("channels: ") else m for m in result.messages]
+    if width is not None:
+        _check_width(spec, values, block.same_channels, width, result.channels)
     changes[model] = rewrite(result.source)
     created = [f"created {_shown(p)}" for p in changes if p != model and not p.exists() and provenance.STORE not in p.parts]
     if check is None and build and shapes and spec.map_size and model.suffix == ".py" and not dry_run:
@@ -170,8 +183,8 @@ def anchors(
     return [dataclasses.replace(a, channels=measured.get(a.name, a.channels)) for a in found]
 
 
-def _measured(model: Path, unknown, build: str | None, shapes) -> tuple[str, str]:
-    """``(channels, note)`` measured at run time; without torch, the refusal as it was, with the fix."""
+def _measured(model: Path, unknown, build: str | None, shapes) -> tuple[str, str, int]:
+    """``(channels, note, width)`` measured at run time; without torch, the refusal as it was, with the fix."""
     try:
         from plugforge import probe
     except ImportError:
@@ -188,6 +201,62 @@ def _maps_fit(model: Path, build: str, shapes: tuple[tuple[int, ...], ...], spec
 
     checking.refuse_unfit_maps("--build", model, build, shapes, spec, values)
     return ""
+
+
+def _measured_rules(spec: BlockSpec, values: dict[str, Any], overrides: dict[str, str], model: Path, undecided, build):
+    """Check the rules the source could not decide in every replaced layer ``build`` makes; the note, or an error."""
+    try:
+        from plugforge import probe
+    except ImportError:
+        raise PlugforgeError(f"{undecided}; --build measures the layers with torch: install it") from None
+    try:
+        layers = probe.measured_layers(model, undecided.class_name, undecided.anchor, build)
+    except PlugforgeError as error:
+        raise PlugforgeError(f"{undecided}\nMeasuring it at run time did not settle it: {error}") from None
+    where = f"{undecided.class_name}.{undecided.anchor}"
+    for arguments in layers:
+        given = {name: _one_size(value) for name, value in arguments.items() if name in spec.params}
+        scope = {**FORMULA_FUNCTIONS, **given, **{name: values[name] for name in overrides}}
+        for rule, why in undecided.rules:
+            if not evaluate(rule, {**values, **scope}):
+                named = [name for name in sorted(given) if re.search(rf"\b{name}\b", rule)]
+                shown = ", ".join(f"{name}={arguments[name]!r}" for name in named)
+                raise PlugforgeError(
+                    f"{spec.class_name} needs {rule}" + (f" ({why})" if why else "") + f", but in {build} "
+                    f"a {where} has {shown}; choose a layer where it holds, or another block"
+                )
+    rules = " and ".join(rule for rule, _ in undecided.rules)
+    return f"checked at run time: {rules} holds for {where} in all {len(layers)} of {build}"
+
+
+def _one_size(value: Any) -> Any:
+    """An nn.Conv2d size as the block takes it: a square pair as one int."""
+    return value[0] if isinstance(value, tuple) and len(set(value)) == 1 else value
+
+
+def _literal_width(channels: str | None) -> int | None:
+    """The width a channel expression states, when it is a literal (``64``)."""
+    try:
+        value = ast.literal_eval(channels) if channels else None
+    except (ValueError, SyntaxError):
+        return None
+    return value if type(value) is int else None
+
+
+def _check_width(spec: BlockSpec, values: dict[str, Any], same: tuple[str, ...], width: int, channels: str) -> None:
+    """Refuse, before writing, a block whose rules the known width at the anchor breaks; name a setting that works."""
+    fixed = {spec.input.channels, *same}
+    scope = {**values, **{name: width for name in fixed}}
+    broken = spec.broken_rules(scope)
+    if not broken:
+        return
+    rule, fix = broken[0], spec.fitting_setting(scope, fixed)
+    settings = ", ".join(f"{name}={literal(scope[name])}" for name in sorted(rule.names - fixed) if name in values)
+    need = f"{spec.id} needs {rule.require}" + (f" ({rule.why})" if rule.why else "")
+    where = f"the width at the anchor is {width}" + (f" ({channels})" if channels != str(width) else "")
+    where += f" with {settings}" if settings else ""
+    advice = f"add --set {fix[0]}={fix[1]}" if fix else f"choose other values with --set (`plugforge info {spec.id}`)"
+    raise PlugforgeError(f"{need}, but {where}: {advice}")
 
 
 def remove(model: Path, name: str, **options: Any) -> Outcome:

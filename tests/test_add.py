@@ -36,6 +36,8 @@ REFUSED = {
     "pconv": "PartialConv has no `stride`; remove stride=stride from conv2",  # see test_shape_preserving_convs_*
     "scconv": "ScConv has no `stride`; remove stride=stride from conv2",
     "snake_conv": "DynamicSnakeConv has no `stride`; remove stride=stride from conv2",
+    # BlazeBlock strides by 1 or 2; the source cannot tell `stride`, so --build must check it
+    "blaze_block": "BlazeBlock needs stride <= 2, and conv2 gives stride=stride: plugforge cannot tell",
 }
 
 
@@ -392,3 +394,62 @@ def test_name_inside_a_sequential_is_refused_not_ignored(tmp_path):
     assert "--after features" in result.output and (tmp_path / "vgg.py").read_bytes() == before
     appended = invoke("add", "se", "--into", tmp_path / "vgg.py", "--after", "features.7")
     assert "no element of features moved" in appended.output
+
+
+LITERAL_WIDTH = (
+    "from torch import nn\n\n\nclass Net(nn.Module):\n    def __init__(self):\n        super().__init__()\n"
+    "        self.conv = nn.Conv2d(3, 18, 3, padding=1)\n        self.bn = nn.BatchNorm2d(18)\n\n"
+    "    def forward(self, x):\n        return self.bn(self.conv(x))\n"
+)
+
+
+def test_a_literal_width_the_block_cannot_take_is_refused_with_a_setting_that_works(tmp_path):
+    model = tmp_path / "model.py"
+    model.write_text(LITERAL_WIDTH)
+    result = invoke("add", "gam", "--into", model, "--after", "bn", "--set", "groups=4")
+    assert result.exit_code == 1
+    assert "gam needs channels % groups == 0, but the width at the anchor is 18 with groups=4: add --set groups=2" in (
+        result.output
+    )
+    assert model.read_text() == LITERAL_WIDTH and not (tmp_path / "blocks").exists()
+    assert invoke("add", "gam", "--into", model, "--after", "bn", "--set", "groups=2").exit_code == 0
+
+
+def test_replace_refuses_a_conv_whose_widths_the_block_cannot_keep(tmp_path):
+    model = tmp_path / "model.py"
+    model.write_text(LITERAL_WIDTH.replace("nn.Conv2d(3, 18, 3, padding=1)", "nn.Conv2d(in_ch, 18, 3, padding=1)"))
+    before = model.read_text()
+    result = invoke("add", "pconv", "--into", model, "--replace", "conv")
+    assert result.exit_code == 1
+    assert "PartialConv needs out_channels == in_channels (the untouched channels pass through)" in result.output
+    assert "conv gives in_channels=in_ch, out_channels=18: plugforge cannot tell whether it holds" in result.output
+    assert model.read_text() == before
+
+
+VARIABLE_KERNEL = (
+    "from torch import nn\n\n\nclass Block(nn.Module):\n    def __init__(self, c_in, c_out, k=1):\n"
+    "        super().__init__()\n        self.conv = nn.Conv2d(c_in, c_out, k, padding=k // 2, bias=False)\n\n"
+    "    def forward(self, x):\n        return self.conv(x)\n\n\nclass Net(nn.Module):\n    def __init__(self, k=3):\n"
+    "        super().__init__()\n        self.a = Block(8, 8, k)\n        self.b = Block(8, 16, 3)\n\n"
+    "    def forward(self, x):\n        return self.b(self.a(x))\n"
+)
+
+
+def test_replace_checks_at_run_time_what_the_source_cannot_tell(tmp_path):
+    pytest.importorskip("torch")
+    model = tmp_path / "model.py"
+    model.write_text(VARIABLE_KERNEL)
+    options = ["--into", model, "--class", "Block", "--replace", "conv", "--inline"]
+    undecided = invoke("add", "ac_block", *options)
+    assert undecided.exit_code == 1 and "ACBlock needs kernel_size >= 3, and conv gives kernel_size=k" in undecided.output
+    assert "pass --build EXPR (the model to build) to check it in every Block at run time" in undecided.output
+    broken = invoke("add", "ac_block", *options, "--build", "Net(k=1)")
+    assert broken.exit_code == 1, broken.output
+    assert "ACBlock needs kernel_size >= 3, but in Net(k=1) a Block.conv has kernel_size=(1, 1)" in broken.output
+    assert model.read_text() == VARIABLE_KERNEL
+    wired = invoke("add", "ac_block", *options, "--build", "Net()")
+    assert wired.exit_code == 0, wired.output
+    assert "checked at run time: kernel_size >= 3 and kernel_size % 2 == 1 holds for Block.conv in all 2 of Net()" in (
+        wired.output
+    )
+    assert "self.conv = ACBlock(c_in, c_out, kernel_size=k, padding=k // 2)" in model.read_text()

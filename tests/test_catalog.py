@@ -261,3 +261,12 @@ def test_the_size_agnostic_blocks_declare_no_map_size_and_the_others_do(catalog)
     aft = catalog.get("aft")
     assert aft.map_sizes(aft.defaults()) is None  # AFT-simple by default
     assert aft.map_sizes({**aft.defaults(), "max_tokens": 49}).endswith("(with max_tokens=49: 1x1 to 7x7)")
+
+
+def test_rules_join_each_parameters_bounds_and_the_entrys_relations(tmp_path):
+    text = VALID + '\n[[rules]]\nrequire = "channels % 2 == 0"\nwhy = "halves"\n'
+    spec = load_entry(write(tmp_path, text))
+    rules = [rule.require for rule in spec.all_rules()]
+    assert "channels % groups == 0" in rules and rules[-1] == "channels % 2 == 0"
+    assert [r.require for r in spec.broken_rules({**spec.defaults(), "channels": 6, "groups": 4})] == ["channels % groups == 0"]
+    assert spec.fitting_setting({**spec.defaults(), "channels": 6, "groups": 4}, {"channels"}) == ("groups", 3)

@@ -5,12 +5,13 @@ Pure libcst: knows nothing of the catalog or rendering, and never imports torch.
 
 from .api import add, anchors, module_classes, remove
 from .datatypes import Anchor, Block, Result, Source
-from .errors import ChannelsUnknown, WireError
+from .errors import ChannelsUnknown, RulesUndecided, WireError
 
 __all__ = [
     "Anchor",
     "Block",
     "ChannelsUnknown",
+    "RulesUndecided",
     "Result",
     "Source",
     "WireError",

@@ -132,11 +132,11 @@ def _add(source: str, request: _Request, check_wired: bool) -> Result:
     key = _wired_element(analysis, position, request.block) if check_wired else None
     if key and _reproduces(source, request, key, analysis.name):
         return Result(source, [ALREADY_WIRED])
-    new_node, messages = _apply(analysis, position, request)
+    new_node, messages, channels = _apply(analysis, position, request)
     module = _swap(module, node, new_node)
     module, origin_messages = _attach(module, request)
     messages = [_default_message(analysis, position, request), _redefined(module, node), *messages, *origin_messages]
-    return Result(document.render(module), [message for message in messages if message])
+    return Result(document.render(module), [message for message in messages if message], channels=channels)
 
 
 def _redefined(module: cst.Module, node: cst.ClassDef) -> str | None:
@@ -196,7 +196,8 @@ def _reproduces(source: str, request: _Request, key: str, class_name: str) -> bo
     return _add(restored, request, check_wired=False).source == source
 
 
-def _apply(analysis: ClassAnalysis, position: Position, request: _Request) -> tuple[cst.ClassDef, list[str]]:
+def _apply(analysis: ClassAnalysis, position: Position, request: _Request):
+    """``(new class node, messages, the block's channel expression or None)``."""
     if position.mode == "replace":
         return _replace(analysis, position, request)
     if "." in position.anchor:
@@ -215,7 +216,7 @@ def _insert_attribute(analysis: ClassAnalysis, position: Position, request: _Req
     messages += [note] if note else []
     if count > 1:
         messages.append(f"{anchor} is called {count} times in {analysis.name}; wrapped every call")
-    return node, messages
+    return node, messages, _text(channels)
 
 
 def _insert_into_sequential(analysis: ClassAnalysis, position: Position, request: _Request):
@@ -233,7 +234,7 @@ def _insert_into_sequential(analysis: ClassAnalysis, position: Position, request
     node = analysis.model.node.deep_replace(slot.call, with_element(slot.call, index, call))
     path = f"{parent}.{index}"
     messages = [f"inserted {code(call)} as {path} ({position.mode} {position.anchor}); remove it by the name {path}"]
-    return node, messages + ([note] if note else []) + renumbered_keys(parent, index, len(slot.call.args))
+    return node, messages + ([note] if note else []) + renumbered_keys(parent, index, len(slot.call.args)), _text(channels)
 
 
 def _replace(analysis: ClassAnalysis, position: Position, request: _Request):
@@ -246,10 +247,14 @@ def _replace(analysis: ClassAnalysis, position: Position, request: _Request):
     if assignment.branch is not None:
         raise WireError(f"self.{anchor} is assigned in {len(assignment.values)} arms of an if; replace it by hand")
     channels = parse_expression(request.channels, "--channels") if request.channels else None
-    call, notes = replacement(anchor, analysis.layer(anchor), request.block, channels)
+    call, notes = replacement(analysis.name, anchor, analysis.layer(anchor), request.block, channels)
     node = analysis.model.node.deep_replace(assignment.line, mark(assignment.line, call))
     message = f"replaced self.{anchor} = {short(assignment.value)} by {code(call)}; `remove {anchor}` restores it"
-    return node, [message, *notes]
+    return node, [message, *notes], None
+
+
+def _text(channels: cst.BaseExpression | None) -> str | None:
+    return code(channels) if channels is not None else None
 
 
 def _channels(analysis: ClassAnalysis, position: Position, request: _Request):

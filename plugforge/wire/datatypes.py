@@ -15,7 +15,10 @@ class Block:
     argument; ``kwargs`` are extra constructor arguments as source expressions.
     ``same_channels`` names keyword parameters that receive the channel
     expression too: a shape-preserving block whose output width is a
-    parameter of its own (ASPP's ``out_channels``).
+    parameter of its own (ASPP's ``out_channels``). ``rules`` are ``(rule, why)``
+    pairs its constructor arguments must satisfy (Python expressions over parameter
+    names), checked by ``--replace`` against the replaced layer's arguments with the
+    ``settings``: every parameter's own value (default or ``--set``) as source.
     """
 
     class_name: str
@@ -24,6 +27,8 @@ class Block:
     kwargs: dict[str, str] = field(default_factory=dict)
     same_channels: tuple[str, ...] = ()
     insert_at: str = "end"  # default position: "end" of the main branch, or after its "kxk" conv
+    rules: tuple[tuple[str, str], ...] = ()
+    settings: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -42,6 +47,7 @@ class Result:
     source: str
     messages: list[str] = field(default_factory=list)
     removed_origins: list[str] = field(default_factory=list)
+    channels: str | None = None  # add: the channel expression the block was built with, if any
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ import libcst as cst
 from . import layers
 from .channels import Layer
 from .datatypes import Block
-from .errors import WireError
+from .errors import RulesUndecided, WireError
 from .nodes import (
     callee,
     code,
@@ -23,6 +23,7 @@ from .nodes import (
     parse_expression,
     positional,
 )
+from .rules import Symbol, holds, names_in, value_of
 
 MARKER = "# plugforge replaced: "
 CHANNEL_PARAMS = ("in_channels", "out_channels", "channels")
@@ -41,8 +42,8 @@ NEUTRAL = {
 }
 
 
-def replacement(anchor: str, layer: Layer | None, block: Block, channels: cst.BaseExpression | None):
-    """``(Block(...) call, notes)`` built from the arguments of the replaced layer."""
+def replacement(owner: str, anchor: str, layer: Layer | None, block: Block, channels: cst.BaseExpression | None):
+    """``(Block(...) call, notes)`` built from the arguments of ``owner.<anchor>``, the replaced layer."""
     if layer is None or layer.kind not in layers.REPLACEABLE or layer.via_class:
         raise WireError(
             f"--replace works on nn.Conv2d, nn.MaxPool2d and nn.AvgPool2d (or a helper of this file "
@@ -53,7 +54,47 @@ def replacement(anchor: str, layer: Layer | None, block: Block, channels: cst.Ba
         arguments.setdefault("stride", arguments["kernel_size"])  # pooling strides by its kernel by default
     passed, notes = _map_arguments(anchor, layer.kind, arguments, block)
     _add_channels(passed, arguments, block, channels, anchor)
+    _check_rules(owner, anchor, passed, block)
     return _call(block, passed, notes), notes
+
+
+def _check_rules(owner: str, anchor: str, passed: dict, block: Block) -> None:
+    """Refuse, with the reason, arguments of the replaced layer that break a rule of the block.
+
+    A rule the source cannot decide is refused too (it may break at run time), unless it
+    is on one width alone (``out_channels % 4 == 0``), which real layers rarely break.
+    """
+    from_layer = {name: code(value) for name, value in passed.items() if name not in block.kwargs}
+    values = {name: value_of(text, name) for name, text in {**block.settings, **from_layer}.items()}
+    for name, value in values.items():
+        if name in from_layer and isinstance(value, tuple) and len(value) == 2:
+            raise WireError(
+                f"{block.class_name} takes {name} as an int or a square pair, but {anchor} gives "
+                f"{name}={from_layer[name]}; choose a layer with square sizes, or a block that takes others"
+            )
+    undecided = []
+    for rule, why in block.rules:
+        names = names_in(rule)
+        used = sorted(names & from_layer.keys())
+        if not used or not names <= values.keys():
+            continue  # the block's own settings alone, checked when they were set
+        verdict = holds(rule, values)
+        widths = [name for name in used if name in CHANNEL_PARAMS]
+        unknown = [name for name in used if isinstance(values[name], Symbol)]
+        if verdict or verdict is None and unknown == widths and len(widths) == 1:
+            continue  # a rule on one width alone is checked where the width is known, as for inserted blocks
+        given = ", ".join(f"{name}={from_layer[name]}" for name in used)
+        need = f"{block.class_name} needs {rule}" + (f" ({why})" if why else "")
+        if verdict is False:
+            raise WireError(f"{need}, but {anchor} gives {given}; choose a layer where it holds, or another block")
+        undecided.append((rule, why, f"{need}, and {anchor} gives {given}"))
+    if undecided:
+        raise RulesUndecided(
+            f"{undecided[0][2]}: plugforge cannot tell whether it holds there; choose a layer whose arguments "
+            f"show it (literals, or the same expression on both sides), or another block, or pass --build EXPR "
+            f"(the model to build) to check it in every {owner} at run time",
+            owner, anchor, [(rule, why) for rule, why, _ in undecided],
+        )  # fmt: skip
 
 
 def _map_arguments(anchor: str, kind: str, arguments: dict, block: Block) -> tuple[dict, list[str]]:

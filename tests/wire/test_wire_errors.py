@@ -240,6 +240,13 @@ def test_import_of_a_name_the_file_already_defines():
     assert "--inline" not in message  # inlining would not bring the catalog's Gate either
 
 
+def test_inline_of_a_class_the_file_already_defines_differently():
+    # torchvision's resnet.py defines BasicBlock, the class name of the `residual` block
+    text = SMALL.replace("class Net(nn.Module):", "class Gate(nn.Module):\n    pass\n\n\nclass Net(nn.Module):")
+    message = error_of(wire, text, class_name="Net", after="bn", origin=inline_source("gate"))
+    assert "the file already has its own Gate, not plugforge's inlined copy" in message and "rename your Gate" in message
+
+
 def test_inline_code_errors():
     assert "the inline code does not define Gate" in error_of(wire, origin=Source(inline_code="x = 1\n"), after="bn")
     assert "does not parse" in error_of(wire, origin=Source(inline_code="class Gate(:\n"), after="bn")
@@ -273,3 +280,41 @@ def test_broken_inline_region_is_reported():
 
 def test_anchors_reports_unknown_class():
     assert "--class Net" in error_of(anchors, SMALL, "Nett")
+
+
+SAME_WIDTH = Block(
+    "Conv3", "replace", ("in_channels", "out_channels", "kernel_size", "stride"), {},
+    rules=(("out_channels == in_channels", "the rest passes through"), ("kernel_size >= 3", "")),
+    settings={"kernel_size": "3", "stride": "1"},
+)  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("constructor", "expected"),
+    [
+        (
+            "nn.Conv2d(16, 32, 3, padding=1)",
+            "Conv3 needs out_channels == in_channels (the rest passes through), but conv gives in_channels=16, "
+            "out_channels=32; choose a layer where it holds",
+        ),
+        (
+            "nn.Conv2d(c, c * 2, 3, padding=1)",
+            "gives in_channels=c, out_channels=c * 2: plugforge cannot tell whether it holds there",
+        ),
+        ("nn.Conv2d(c, c, 1)", "Conv3 needs kernel_size >= 3, but conv gives kernel_size=1"),
+        ("nn.Conv2d(c, c, k, padding=k // 2)", "Conv3 needs kernel_size >= 3, and conv gives kernel_size=k: plugforge"),
+        ("nn.Conv2d(c, c, (3, 1), padding='same')", "Conv3 takes kernel_size as an int or a square pair"),
+    ],
+)
+def test_replace_refuses_arguments_that_break_a_rule_of_the_block(constructor, expected):
+    text = SMALL.replace("self.body = nn.Conv2d(c, c, 3, padding=1)", f"self.conv = {constructor}")
+    assert expected in error_of(wire, text, block=SAME_WIDTH, replace="conv")
+
+
+@pytest.mark.parametrize(
+    "constructor",
+    ["nn.Conv2d(c, c, 3, padding=1)", "nn.Conv2d(16, 16, (5, 5), padding=2)", "nn.Conv2d(c, c, 3, stride=s, padding=1)"],
+)
+def test_replace_writes_arguments_that_keep_every_rule(constructor):
+    text = SMALL.replace("self.body = nn.Conv2d(c, c, 3, padding=1)", f"self.conv = {constructor}")
+    assert "self.conv = Conv3(" in wire(text, block=SAME_WIDTH, replace="conv").source
