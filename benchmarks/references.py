@@ -50,6 +50,7 @@ def import_references() -> types.SimpleNamespace:
     if "torchvision" not in sys.modules:
         sys.modules.setdefault(stub, types.ModuleType(stub))
     import timm.layers
+    import timm.layers.bottleneck_attn
     import timm.layers.cbam
     import timm.layers.coord_attn
     import timm.layers.halo_attn
@@ -170,7 +171,7 @@ def randomize_(module: nn.Module, seed: int = 0) -> nn.Module:
 class Reference:
     block: str  # catalog id
     name: str  # what the reference is, e.g. "timm.layers.SEModule"
-    build: Callable[[int], nn.Module]  # the reference for a channel count
+    build: Callable[..., nn.Module]  # the reference for a channel count (and map size, if sized)
     settings: Settings = lambda c: {}  # --set values that make the block compute the same
     copy: Callable[[nn.Module, nn.Module], None] = copy_in_order  # reference weights -> block
     note: str = ""  # the difference by design that was pinned, if any
@@ -179,7 +180,12 @@ class Reference:
     size: tuple[int, int] = (15, 13)  # (H, W) of the parity input: odd and not square
     channels: int = 32  # channel count of the parity input
     needs_ops: bool = False  # needs torchvision's compiled ops
+    sized: bool = False  # build takes (C, (H, W)): the reference fixes the map size at construction
     tags: tuple[str, ...] = field(default=())
+
+    def make(self, channels: int, size: tuple[int, int] | None = None) -> nn.Module:
+        """The reference for ``channels`` (and, where it fixes one, the map size; default ``self.size``)."""
+        return self.build(channels, size or self.size) if self.sized else self.build(channels)
 
     @property
     def label(self) -> str:
@@ -279,6 +285,16 @@ def _copy_halo(ref: nn.Module, block: nn.Module) -> None:
     block.rel_width.copy_(ref.pos_embed.width_rel[start : start + rows])
     nn.init.eye_(block.proj.weight.view(block.proj.weight.shape[:2]))
     nn.init.zeros_(block.proj.bias)
+
+
+@torch.no_grad()
+def _copy_bottleneck(ref: nn.Module, block: nn.Module) -> None:
+    """timm BottleneckAttn (fixed feat_size) -> block: the same qkv conv; its offset tables
+    into the central rows of the block's, which cover maps up to max_size."""
+    block.qkv.weight.copy_(ref.qkv.weight)
+    for theirs, ours in ((ref.pos_embed.height_rel, block.rel_height), (ref.pos_embed.width_rel, block.rel_width)):
+        start = block.max_size - (theirs.shape[0] + 1) // 2
+        ours[start : start + theirs.shape[0]].copy_(theirs)
 
 
 def _torchvision_mbv3(c: int) -> nn.Module:
@@ -406,6 +422,15 @@ REFERENCES: tuple[Reference, ...] = (
         size=(21, 21),
         select=lambda y: y[..., 7:14, 7:14],
         tags=("interior", "block7"),
+    ),
+    Reference(
+        "mhsa", "timm.layers.bottleneck_attn.BottleneckAttn",
+        lambda c, size: _ns().timm.layers.bottleneck_attn.BottleneckAttn(c, feat_size=size, scale_pos_embed=True),
+        copy=_copy_bottleneck,
+        sized=True,
+        note="timm scales only q.k by default; the authors' code scales q before the content and the "
+        "position logits (timm's scale_pos_embed=True, pinned). timm fixes H, W at construction; the "
+        "block's tables cover any map up to max_size (timm's loaded into their central rows)",
     ),
     Reference(
         "efficient_additive_attn", "timm.models.swiftformer.EfficientAdditiveAttention",
