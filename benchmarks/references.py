@@ -16,6 +16,7 @@ from __future__ import annotations
 import functools
 import importlib.util
 import json
+import math
 import sys
 import types
 from collections import OrderedDict
@@ -56,6 +57,7 @@ def import_references() -> types.SimpleNamespace:
     import timm.layers.halo_attn
     import timm.models.fasternet
     import timm.models.ghostnet
+    import timm.models.volo
     import timm.models.swiftformer
     import torchvision.models.mobilenetv2
     import torchvision.models.mobilenetv3
@@ -205,6 +207,17 @@ class _Function(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.fn(x)
+
+
+class _ChannelsLast(nn.Module):
+    """A reference that takes and returns (B, H, W, C), fed NCHW like the rendered block."""
+
+    def __init__(self, module: nn.Module) -> None:
+        super().__init__()
+        self.module = module
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.module(x.permute(0, 2, 3, 1)).permute(0, 3, 1, 2)
 
 
 class _TorchvisionFPN(nn.Module):
@@ -431,6 +444,14 @@ REFERENCES: tuple[Reference, ...] = (
         note="timm scales only q.k by default; the authors' code scales q before the content and the "
         "position logits (timm's scale_pos_embed=True, pinned). timm fixes H, W at construction; the "
         "block's tables cover any map up to max_size (timm's loaded into their central rows)",
+    ),
+    Reference(
+        "outlook_attn", "timm.models.volo.OutlookAttention",
+        lambda c: _ChannelsLast(
+            _ns().timm.models.volo.OutlookAttention(c, num_heads=math.gcd(c, 6), kernel_size=3, padding=1, stride=2)
+        ),
+        note="timm (as the official code) takes channels-last input and uses nn.Linear: fed through a "
+        "permute, its weights copied into the block's 1x1 convs",
     ),
     Reference(
         "efficient_additive_attn", "timm.models.swiftformer.EfficientAdditiveAttention",
