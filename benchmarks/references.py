@@ -57,6 +57,7 @@ def import_references() -> types.SimpleNamespace:
     import timm.layers.halo_attn
     import timm.models.fasternet
     import timm.models.ghostnet
+    import timm.models.mobilevit
     import timm.models.volo
     import timm.models.swiftformer
     import torchvision.models.mobilenetv2
@@ -310,6 +311,14 @@ def _copy_bottleneck(ref: nn.Module, block: nn.Module) -> None:
         ours[start : start + theirs.shape[0]].copy_(theirs)
 
 
+def _timm_mobilevit(c: int) -> nn.Module:
+    timm = _ns().timm
+    layers = timm.models.byobnet.LayerFn(
+        conv_norm_act=functools.partial(timm.layers.ConvNormAct, act_layer=nn.SiLU), act=nn.SiLU
+    )  # as timm's mobilevit models build theirs
+    return timm.models.mobilevit.MobileVitBlock(c, c, patch_size=2, num_heads=4, mlp_ratio=2.0, layers=layers)
+
+
 def _torchvision_mbv3(c: int) -> nn.Module:
     mbv3 = _ns().torchvision.models.mobilenetv3
     config = mbv3.InvertedResidualConfig(c, 3, 6 * c, c, True, "HS", 1, 1, 1.0)
@@ -452,6 +461,12 @@ REFERENCES: tuple[Reference, ...] = (
         ),
         note="timm (as the official code) takes channels-last input and uses nn.Linear: fed through a "
         "permute, its weights copied into the block's 1x1 convs",
+    ),
+    Reference(
+        "mobilevit_block", "timm.models.mobilevit.MobileVitBlock",
+        _timm_mobilevit,
+        note="timm's block defaults to patch_size 8 and ReLU; pinned to the paper's 2 x 2 patches and "
+        "SiLU (as timm's mobilevit models). The input is off the patch grid: both resize bilinearly",
     ),
     Reference(
         "efficient_additive_attn", "timm.models.swiftformer.EfficientAdditiveAttention",
