@@ -131,9 +131,10 @@ def measure_block(spec: BlockSpec, shape: Shape, backward: bool, device: str, mi
     return Row(spec.id, settings, shape, backward, device, figures)
 
 
-def _pair(ref: Reference, channels: int) -> tuple[torch.nn.Module, torch.nn.Module]:
-    """The reference and the block built alike, with the same weights."""
-    reference = randomize_(ref.build(channels))
+def _pair(ref: Reference, shape: Shape) -> tuple[torch.nn.Module, torch.nn.Module]:
+    """The reference and the block built alike for ``shape``, with the same weights."""
+    channels = shape[1]
+    reference = randomize_(ref.make(channels, shape[2:]))
     block = build_block(ref.block, channels, ref.settings(channels))
     ref.copy(reference, block)
     return block, reference
@@ -148,7 +149,7 @@ def compare(ref: Reference, shape: Shape, backward: bool, device: str, min_run_t
     longer measurement is kept.
     """
     try:
-        block, reference = _pair(ref, shape[1])
+        block, reference = _pair(ref, shape)
         runs = [_runner(m, _input(shape), backward, device) for m in (block, reference)]
         block_s, ref_s, ratio = _paired(*runs, min_run_time)
         rerun = None
@@ -358,7 +359,7 @@ def noise_floor(refs: list[Reference], device: str, min_run_time: float) -> floa
     for ref in [r for r in refs if r.label in NOISE_REFERENCES]:
         for shape in SHAPES:
             for backward, _ in PASSES:
-                module = randomize_(ref.build(shape[1]))
+                module = randomize_(ref.make(shape[1], shape[2:]))
                 runs = [_runner(m, _input(shape), backward, device) for m in (module, copy.deepcopy(module))]
                 spread = max(spread, abs(_paired(*runs, min_run_time)[2] - 1))
     return spread

@@ -16,6 +16,7 @@ from __future__ import annotations
 import functools
 import importlib.util
 import json
+import math
 import sys
 import types
 from collections import OrderedDict
@@ -50,12 +51,15 @@ def import_references() -> types.SimpleNamespace:
     if "torchvision" not in sys.modules:
         sys.modules.setdefault(stub, types.ModuleType(stub))
     import timm.layers
+    import timm.layers.bottleneck_attn
     import timm.layers.cbam
     import timm.layers.coord_attn
     import timm.layers.gather_excite
     import timm.layers.halo_attn
     import timm.models.fasternet
     import timm.models.ghostnet
+    import timm.models.mobilevit
+    import timm.models.volo
     import timm.models.shvit
     import timm.models.swiftformer
     import torchvision.models.mobilenetv2
@@ -172,7 +176,7 @@ def randomize_(module: nn.Module, seed: int = 0) -> nn.Module:
 class Reference:
     block: str  # catalog id
     name: str  # what the reference is, e.g. "timm.layers.SEModule"
-    build: Callable[[int], nn.Module]  # the reference for a channel count
+    build: Callable[..., nn.Module]  # the reference for a channel count (and map size, if sized)
     settings: Settings = lambda c: {}  # --set values that make the block compute the same
     copy: Callable[[nn.Module, nn.Module], None] = copy_in_order  # reference weights -> block
     note: str = ""  # the difference by design that was pinned, if any
@@ -181,7 +185,12 @@ class Reference:
     size: tuple[int, int] = (15, 13)  # (H, W) of the parity input: odd and not square
     channels: int = 32  # channel count of the parity input
     needs_ops: bool = False  # needs torchvision's compiled ops
+    sized: bool = False  # build takes (C, (H, W)): the reference fixes the map size at construction
     tags: tuple[str, ...] = field(default=())
+
+    def make(self, channels: int, size: tuple[int, int] | None = None) -> nn.Module:
+        """The reference for ``channels`` (and, where it fixes one, the map size; default ``self.size``)."""
+        return self.build(channels, size or self.size) if self.sized else self.build(channels)
 
     @property
     def label(self) -> str:
@@ -201,6 +210,17 @@ class _Function(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.fn(x)
+
+
+class _ChannelsLast(nn.Module):
+    """A reference that takes and returns (B, H, W, C), fed NCHW like the rendered block."""
+
+    def __init__(self, module: nn.Module) -> None:
+        super().__init__()
+        self.module = module
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.module(x.permute(0, 2, 3, 1)).permute(0, 3, 1, 2)
 
 
 class _Residual(nn.Module):
@@ -292,6 +312,24 @@ def _copy_halo(ref: nn.Module, block: nn.Module) -> None:
     block.rel_width.copy_(ref.pos_embed.width_rel[start : start + rows])
     nn.init.eye_(block.proj.weight.view(block.proj.weight.shape[:2]))
     nn.init.zeros_(block.proj.bias)
+
+
+@torch.no_grad()
+def _copy_bottleneck(ref: nn.Module, block: nn.Module) -> None:
+    """timm BottleneckAttn (fixed feat_size) -> block: the same qkv conv; its offset tables
+    into the central rows of the block's, which cover maps up to max_size."""
+    block.qkv.weight.copy_(ref.qkv.weight)
+    for theirs, ours in ((ref.pos_embed.height_rel, block.rel_height), (ref.pos_embed.width_rel, block.rel_width)):
+        start = block.max_size - (theirs.shape[0] + 1) // 2
+        ours[start : start + theirs.shape[0]].copy_(theirs)
+
+
+def _timm_mobilevit(c: int) -> nn.Module:
+    timm = _ns().timm
+    layers = timm.models.byobnet.LayerFn(
+        conv_norm_act=functools.partial(timm.layers.ConvNormAct, act_layer=nn.SiLU), act=nn.SiLU
+    )  # as timm's mobilevit models build theirs
+    return timm.models.mobilevit.MobileVitBlock(c, c, patch_size=2, num_heads=4, mlp_ratio=2.0, layers=layers)
 
 
 def _timm_ela(c: int) -> nn.Module:
@@ -455,6 +493,29 @@ REFERENCES: tuple[Reference, ...] = (
         size=(21, 21),
         select=lambda y: y[..., 7:14, 7:14],
         tags=("interior", "block7"),
+    ),
+    Reference(
+        "mhsa", "timm.layers.bottleneck_attn.BottleneckAttn",
+        lambda c, size: _ns().timm.layers.bottleneck_attn.BottleneckAttn(c, feat_size=size, scale_pos_embed=True),
+        copy=_copy_bottleneck,
+        sized=True,
+        note="timm scales only q.k by default; the authors' code scales q before the content and the "
+        "position logits (timm's scale_pos_embed=True, pinned). timm fixes H, W at construction; the "
+        "block's tables cover any map up to max_size (timm's loaded into their central rows)",
+    ),
+    Reference(
+        "outlook_attn", "timm.models.volo.OutlookAttention",
+        lambda c: _ChannelsLast(
+            _ns().timm.models.volo.OutlookAttention(c, num_heads=math.gcd(c, 6), kernel_size=3, padding=1, stride=2)
+        ),
+        note="timm (as the official code) takes channels-last input and uses nn.Linear: fed through a "
+        "permute, its weights copied into the block's 1x1 convs",
+    ),
+    Reference(
+        "mobilevit_block", "timm.models.mobilevit.MobileVitBlock",
+        _timm_mobilevit,
+        note="timm's block defaults to patch_size 8 and ReLU; pinned to the paper's 2 x 2 patches and "
+        "SiLU (as timm's mobilevit models). The input is off the patch grid: both resize bilinearly",
     ),
     Reference(
         "efficient_additive_attn", "timm.models.swiftformer.EfficientAdditiveAttention",

@@ -27,7 +27,7 @@ except ImportError as error:
     pytest.skip(f"reference implementations not importable: {error}", allow_module_level=True)
 
 TOLERANCE = 1e-5
-WEIGHTED = [r for r in REFERENCES if not r.needs_ops and any(True for _ in r.build(r.channels).parameters())]
+WEIGHTED = [r for r in REFERENCES if not r.needs_ops and any(True for _ in r.make(r.channels).parameters())]
 
 
 def _as_tuple(out):
@@ -39,7 +39,7 @@ def test_rendered_block_matches_reference(ref):
     if ref.needs_ops and not torchvision_ops_available():
         pytest.skip(f"{ref.name} needs torchvision's compiled ops, which do not load with this torch")
     torch.manual_seed(0)
-    reference = randomize_(ref.build(ref.channels)).eval()
+    reference = randomize_(ref.make(ref.channels)).eval()
     block = build_block(ref.block, ref.channels, ref.settings(ref.channels)).eval()
     ref.copy(reference, block)
     inputs = parity_inputs(ref)
@@ -56,7 +56,7 @@ def test_rendered_block_matches_reference(ref):
 def test_parity_is_not_vacuous(ref):
     """With its own (random) weights instead of the reference's, the block's output differs."""
     torch.manual_seed(0)
-    reference = randomize_(ref.build(ref.channels), seed=0).eval()
+    reference = randomize_(ref.make(ref.channels), seed=0).eval()
     block = randomize_(build_block(ref.block, ref.channels, ref.settings(ref.channels)), seed=1).eval()
     inputs = parity_inputs(ref)
     with torch.no_grad():
