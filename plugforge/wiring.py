@@ -77,6 +77,7 @@ def _add(
     if identity_init:
         overrides = _identity_overrides(spec, overrides)
     values = spec.resolve(overrides)
+    _check_map_known(spec, values, check is not None or bool(build and shapes))
     block = wire.Block(
         class_name=spec.class_name,
         role=spec.role,
@@ -193,6 +194,17 @@ def _measured(model: Path, unknown, build: str | None, shapes) -> tuple[str, str
         return probe.measured_channels(model, unknown.class_name, unknown.anchor, unknown.constructor, build, shapes)
     except PlugforgeError as error:
         raise PlugforgeError(f"{unknown}\nMeasuring them at run time did not settle it: {error}") from None
+
+
+def _check_map_known(spec: BlockSpec, values: dict[str, Any], input_given: bool) -> None:
+    """A block that constrains the map size is wired only where add can see the maps that reach it."""
+    rule = spec.map_sizes(values)
+    if rule and not input_given:
+        raise PlugforgeError(
+            f"{spec.id} needs {rule}, and the source does not tell the map size where it goes: give the model and "
+            f"its input (--check EXPR --input SHAPE, or --build EXPR --input SHAPE) so that add checks every map "
+            f"that reaches it"
+        )
 
 
 def _maps_fit(model: Path, build: str, shapes: tuple[tuple[int, ...], ...], spec: BlockSpec, values: dict[str, Any]) -> str:

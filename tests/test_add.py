@@ -25,11 +25,12 @@ WIREABLE = [s for s in CATALOG.specs if s.role not in ("fuse", "utility") and s.
 
 # Blocks whose method constrains the input: the arguments and size that satisfy it.
 NEEDS = {
-    "aft": (["--set", "max_tokens=196"], 14),
+    # a block that constrains the map is wired only where add sees the maps: the model and its input
+    "aft": (["--set", "max_tokens=196", "--build", "Bottleneck(256, 64)", "--input", "2,256,14,14"], 14),
     "dilate_attn": (["--set", "num_heads=8", "--set", "dilations=1,2"], 14),
     "halo_attn": ([], 16),
     "clo_attn": ([], 16),
-    "weighted_permute_mlp": ([], 8),
+    "weighted_permute_mlp": (["--build", "Bottleneck(256, 64)", "--input", "2,256,8,8"], 8),
 }
 REFUSED = {
     "spp": "turns C input channels into C * (len(kernels) + 1)",
@@ -158,6 +159,14 @@ def test_identity_init_leaves_a_pretrained_model_bitwise_unchanged(spec, identit
     if spec.identity != "built-in":
         assert "identity_init=True" in results[spec.id].output
     assert outputs[spec.id] == [True, True]  # eval and train mode
+
+
+@pytest.mark.parametrize("block, settings", [("weighted_permute_mlp", []), ("aft", ["--set", "max_tokens=49"])])
+def test_a_block_that_constrains_the_map_needs_the_input_to_be_wired(model, block, settings):
+    result = invoke("add", block, "--into", model, *settings)
+    assert result.exit_code == 1 and "the source does not tell the map size where it goes" in result.output
+    assert "--build EXPR --input SHAPE" in result.output and model.read_bytes() == EXAMPLE.read_bytes()
+    assert not (model.parent / "blocks").exists()
 
 
 def test_identity_init_is_refused_for_a_block_that_cannot_start_as_the_identity(model):

@@ -18,14 +18,9 @@ from tests.realworld.packages import Unavailable
 
 pytestmark = pytest.mark.realworld
 
-# Blocks that cannot take the small maps of late stages yet (issue 13.4, fixed on its own branch).
-MAP_SIZE = {"aft", "bra", "clo_attn", "halo_attn", "safm", "weighted_permute_mlp"}
-
-
 def _cells():
     for case in spread("insert") + spread("replace"):
-        marks = [pytest.mark.xfail(reason="feature-map size (issue 13.4)")] if case.block in MAP_SIZE else []
-        yield pytest.param(case, id=case.id, marks=marks)
+        yield pytest.param(case, id=case.id)
 
 
 @pytest.fixture(scope="module")
