@@ -27,7 +27,6 @@ INSERT_AT = ("end", "kxk")
 # How a block can start as the identity (`add --identity-init`), with what `info` says.
 IDENTITY = {
     "blend": "identity_init=True adds a learnable blend x + b * (block(x) - x) with b = 0 at the start",
-    "zero": "identity_init=True zero-initialises the last layer of the residual branch",
     "built-in": "the block is the identity at initialisation by design",
 }
 CATEGORIES = (
@@ -687,16 +686,19 @@ def _one_of(entry: _Entry, key: str, choices: tuple[str, ...], default: str) -> 
 
 
 def _load_identity(entry: _Entry, params: dict[str, Param]) -> str | None:
-    """The identity-start method; blend and zero need a bool ``identity_init`` parameter, off by default."""
+    """The identity-start method; blend needs a bool ``identity_init`` parameter, off by default.
+
+    (A zero-initialised last layer is no method: a host network's init loop overwrites it.)
+    """
     method = entry.get("identity", str, None)
     if method is not None and method not in IDENTITY:
         raise entry.fail("identity", f"must be one of {', '.join(IDENTITY)}; got {method!r}")
     switch = params.get("identity_init")
-    needs_switch = method in ("blend", "zero")
+    needs_switch = method == "blend"
     if needs_switch and (switch is None or switch.type != "bool" or switch.default is not False):
         raise entry.fail("identity", f"{method!r} needs a bool parameter identity_init with default false")
     if switch is not None and not needs_switch:
-        raise entry.fail("params.identity_init", 'is only for identity = "blend" or "zero"')
+        raise entry.fail("params.identity_init", 'is only for identity = "blend"')
     return method
 
 
