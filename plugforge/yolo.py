@@ -488,7 +488,7 @@ def _measured(data: dict, scales: int = 5) -> tuple[list[str], dict[str, list[st
         config = {**copy.deepcopy(data), "scale": scale} if scale else copy.deepcopy(data)
         try:
             network, _ = tasks.parse_model(config, ch=data.get("channels", 3), verbose=False)
-            outputs = _forward(network.eval(), torch.zeros(1, data.get("channels", 3), size, size))
+            outputs = layer_outputs(network.eval(), torch.zeros(1, data.get("channels", 3), size, size))
         except Exception:  # a row this Ultralytics cannot build: the static columns only
             return None
         channels[scale] = [str(o.shape[1]) if _is_map(o) else "-" for o in outputs]
@@ -496,7 +496,7 @@ def _measured(data: dict, scales: int = 5) -> tuple[list[str], dict[str, list[st
     return [s for s in scales], channels, strides
 
 
-def _forward(network, x) -> list:
+def layer_outputs(network, x) -> list:
     """Each layer's output, routed as Ultralytics' models route them (``m.f``)."""
     import torch
 

@@ -29,7 +29,7 @@ def sites(tmp_path_factory):
     return Sites(tmp_path_factory.mktemp("matrix"))
 
 
-@pytest.mark.parametrize("case", _cells())
+@pytest.mark.parametrize("case", list(_cells()))
 def test_block_in_real_network(case, sites, results):
     try:
         outcome = sites.run(case)

@@ -16,6 +16,7 @@ import pytest
 import yaml
 
 from plugforge.wire import yolo_yaml
+from plugforge.yolo import layer_outputs
 from plugforge.wire.errors import WireError
 from tests.conftest import invoke
 from tests.realworld.packages import PACKAGES, Unavailable, unpacked
@@ -85,16 +86,6 @@ def patched(site, tmp_path):
     return ultralytics, yamls
 
 
-def _forward(network, x):
-    outputs = []
-    for layer in network:
-        if layer.f != -1:
-            x = outputs[layer.f] if isinstance(layer.f, int) else [x if j == -1 else outputs[j] for j in layer.f]
-        x = layer(x)
-        outputs.append(x)
-    return outputs
-
-
 def _tensor_shapes(output) -> list:
     if isinstance(output, (list, tuple)):
         return [shape for item in output for shape in _tensor_shapes(item)]
@@ -120,12 +111,12 @@ def test_yolov8_and_yolo11_build_at_every_scale_with_blocks_at_five_positions(pa
                 shapes = lambda head: {k: tuple(v.shape) for k, v in head.state_dict().items()}
                 assert shapes(head_after) == shapes(head_before), (family, scale)  # Detect's inputs: same channels
                 with torch.no_grad():
-                    outputs = _forward(after.eval(), torch.zeros(1, 3, SIZE, SIZE))
+                    outputs = layer_outputs(after.eval(), torch.zeros(1, 3, SIZE, SIZE))
                 strides = [SIZE // outputs[i].shape[-1] for i in head_after.f]
                 assert strides == [8, 16, 32], (family, scale)
                 if scale == "n":
                     with torch.no_grad():
-                        reference = _forward(before.eval(), torch.zeros(1, 3, SIZE, SIZE))[-1]
+                        reference = layer_outputs(before.eval(), torch.zeros(1, 3, SIZE, SIZE))[-1]
                     assert _tensor_shapes(outputs[-1]) == _tensor_shapes(reference), family
 
 
