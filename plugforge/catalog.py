@@ -518,7 +518,7 @@ class BlockSpec:
         return bool(self.output.names)
 
 
-_LARGEST_SIDE = 64  # square maps up to this side are tried to say which sizes fit
+_LARGEST_SIDE = 1024  # square maps up to this side are tried to say which sizes fit (a 1024x1024 stem map)
 
 
 def _cli_value(value: Any) -> str:

@@ -31,6 +31,7 @@ NEEDS = {
     "halo_attn": ([], 16),
     "clo_attn": ([], 16),
     "weighted_permute_mlp": (["--build", "Bottleneck(256, 64)", "--input", "2,256,8,8"], 8),
+    "mhsa": (["--build", "Bottleneck(256, 64)", "--input", "2,256,14,14"], 14),
 }
 REFUSED = {
     "spp": "turns C input channels into C * (len(kernels) + 1)",

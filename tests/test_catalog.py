@@ -257,7 +257,7 @@ def test_map_size_says_which_maps_fit_and_the_setting_that_makes_a_map_fit(tmp_p
 
 def test_the_size_agnostic_blocks_declare_no_map_size_and_the_others_do(catalog):
     constrained = {spec.id for spec in catalog.specs if spec.map_size}
-    assert constrained == {"aft", "weighted_permute_mlp"}
+    assert constrained == {"aft", "mhsa", "weighted_permute_mlp"}
     aft = catalog.get("aft")
     assert aft.map_sizes(aft.defaults()) is None  # AFT-simple by default
     assert aft.map_sizes({**aft.defaults(), "max_tokens": 49}).endswith("(with max_tokens=49: 1x1 to 7x7)")
