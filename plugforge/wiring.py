@@ -77,7 +77,6 @@ def _add(
     if identity_init:
         overrides = _identity_overrides(spec, overrides)
     values = spec.resolve(overrides)
-    _check_map_known(spec, values, check is not None or bool(build and shapes))
     block = wire.Block(
         class_name=spec.class_name,
         role=spec.role,
@@ -89,6 +88,7 @@ def _add(
         settings={name: literal(value) for name, value in values.items()},
     )
     source, rewrite, notes = _document(model, cell, class_name)
+    _check_map_known(spec, values, check is not None or bool(build and shapes))
     config = project.find_config(model)
     code = default_block(spec)
     changes: dict[Path, str | None] = {}
