@@ -56,6 +56,7 @@ def import_references() -> types.SimpleNamespace:
     import timm.layers.coord_attn
     import timm.layers.gather_excite
     import timm.layers.halo_attn
+    import timm.models._efficientnet_blocks
     import timm.models.fasternet
     import timm.models.ghostnet
     import timm.models.mobilevit
@@ -354,6 +355,12 @@ def _torchvision_mbv3(c: int) -> nn.Module:
     return mbv3.InvertedResidual(config, nn.BatchNorm2d)
 
 
+def _timm_uib(c: int, out: int, start: int, middle: int, stride: int = 1, layer_scale: float | None = None) -> nn.Module:
+    return _ns().timm.models._efficientnet_blocks.UniversalInvertedResidual(
+        c, out, start, middle, stride=stride, exp_ratio=4.0, layer_scale_init_value=layer_scale
+    )
+
+
 def _torchvision_basic(c: int, stride: int) -> nn.Module:
     resnet = _ns().torchvision.models.resnet
     out = c * stride
@@ -573,6 +580,30 @@ REFERENCES: tuple[Reference, ...] = (
         _torchvision_mbv3,
         note="torchvision's MobileNetV3 builds BatchNorm with eps=0.001 (the TF port), the block PyTorch's "
         "1e-5: set eps when loading those weights",
+    ),
+    Reference(
+        "uib", "timm.models._efficientnet_blocks.UniversalInvertedResidual",
+        lambda c: _timm_uib(c, c, 3, 3),
+        note="timm's class defaults to IB (start 0, middle 3) with a 1e-5 layer scale; pinned to the "
+        "block's ExtraDW 3 / 3 without layer scale, as MobileNetV4's conv models build it",
+    ),
+    Reference(
+        "uib", "timm.models._efficientnet_blocks.UniversalInvertedResidual",
+        lambda c: _timm_uib(c, c, 0, 3, layer_scale=1e-5),
+        settings=lambda c: {"start_dw_kernel_size": 0, "layer_scale_init_value": 1e-5},
+        tags=("ib", "layer_scale"),
+    ),
+    Reference(
+        "uib", "timm.models._efficientnet_blocks.UniversalInvertedResidual",
+        lambda c: _timm_uib(c, 2 * c, 5, 0, stride=2),
+        settings=lambda c: {"out_channels": 2 * c, "start_dw_kernel_size": 5, "middle_dw_kernel_size": 0, "stride": 2},
+        tags=("convnext", "stride2"),
+    ),
+    Reference(
+        "uib", "timm.models._efficientnet_blocks.UniversalInvertedResidual",
+        lambda c: _timm_uib(c, c, 0, 0),
+        settings=lambda c: {"start_dw_kernel_size": 0, "middle_dw_kernel_size": 0},
+        tags=("ffn",),
     ),
     Reference(
         "aspp", "torchvision.models.segmentation.deeplabv3.ASPP",
