@@ -368,6 +368,27 @@ def _torchvision_basic(c: int, stride: int) -> nn.Module:
     return resnet.BasicBlock(c, out, stride, down)
 
 
+class _TimmCondConv(nn.Module):
+    """timm's CondConv2d fed by its routing (a Linear and a sigmoid on the pooled input), as
+    timm's CondConvResidual computes it; the rendered block owns its routing."""
+
+    def __init__(self, channels: int, num_experts: int) -> None:
+        super().__init__()
+        self.conv = _ns().timm.layers.CondConv2d(channels, channels, 3, bias=True, num_experts=num_experts)
+        self.routing = nn.Linear(channels, num_experts)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.conv(x, self.routing(x.mean((2, 3))).sigmoid())
+
+
+@torch.no_grad()
+def _copy_condconv(ref: nn.Module, block: nn.Module) -> None:
+    """timm keeps each expert flattened, (E, out * in * k * k); the block as (E, out, in, k, k)."""
+    block.weight.copy_(ref.conv.weight.view_as(block.weight))
+    block.bias.copy_(ref.conv.bias)
+    block.routing.load_state_dict(ref.routing.state_dict())
+
+
 REFERENCES: tuple[Reference, ...] = (
     Reference(
         "se", "timm.layers.SEModule",
@@ -656,6 +677,15 @@ REFERENCES: tuple[Reference, ...] = (
         settings=lambda c: {"modulated": True},
         needs_ops=True,
         tags=("modulated",),
+    ),
+    Reference(
+        "condconv", "timm.layers.CondConv2d",
+        lambda c: _TimmCondConv(c, 8),
+        settings=lambda c: {"padding": 1},
+        copy=_copy_condconv,
+        note="timm's CondConv2d takes the routing weights as a forward argument (CondConv-EfficientNet "
+        "shares one routing per block); here they come from a Linear and a sigmoid on the pooled input, "
+        "as the block computes them. timm pads k // 2 by default and has no bias; pinned to padding 1 with bias",
     ),
 )
 
