@@ -57,6 +57,7 @@ def import_references() -> types.SimpleNamespace:
     import timm.layers.gather_excite
     import timm.layers.halo_attn
     import timm.models._efficientnet_blocks
+    import timm.models.byobnet
     import timm.models.fasternet
     import timm.models.ghostnet
     import timm.models.mobilevit
@@ -481,6 +482,18 @@ REFERENCES: tuple[Reference, ...] = (
     Reference(
         "mixconv", "timm.layers.MixedConv2d",
         lambda c: _ns().timm.layers.MixedConv2d(c, c, [3, 5, 7], depthwise=True, bias=False),
+    ),
+    Reference(
+        "repvgg_block", "timm.models.byobnet.RepVggBlock",
+        lambda c: _ns().timm.models.byobnet.RepVggBlock(c, c),
+        copy=functools.partial(copy_in_order, order=("conv_kxk", "conv_1x1", "identity")),
+    ),
+    Reference(
+        "repvgg_block", "timm.models.byobnet.RepVggBlock",
+        lambda c: _ns().timm.models.byobnet.RepVggBlock(c, 2 * c, stride=2, group_size=8),
+        settings=lambda c: {"out_channels": 2 * c, "stride": 2, "groups": c // 8},
+        copy=functools.partial(copy_in_order, order=("conv_kxk", "conv_1x1")),
+        tags=("stride2_grouped",),
     ),
     Reference(
         "non_local", "timm.layers.NonLocalAttn",

@@ -40,6 +40,8 @@ REFUSED = {
     "snake_conv": "DynamicSnakeConv has no `stride`; remove stride=stride from conv2",
     # BlazeBlock strides by 1 or 2; the source cannot tell `stride`, so --build must check it
     "blaze_block": "BlazeBlock needs stride <= 2, and conv2 gives stride=stride: plugforge cannot tell",
+    # A large-kernel block: the example's conv2 is 3x3 (see test_drb_replaces_the_large_depthwise_conv_*)
+    "drb": "DilatedReparamBlock needs kernel_size >= 5, but conv2 gives kernel_size=3",
 }
 
 
@@ -194,6 +196,27 @@ def test_shape_preserving_convs_replace_a_stride_free_conv(block, tmp_path):
     run = subprocess.run([sys.executable, "-c", check], cwd=tmp_path, capture_output=True, text=True)
     assert run.stdout.strip() == "(2, 16, 9, 7)", run.stderr
 
+
+def test_drb_replaces_the_large_depthwise_conv_of_a_convnext_block(tmp_path):
+    pytest.importorskip("torch")
+    model = tmp_path / "model.py"
+    model.write_text(
+        "import torch\nfrom torch import nn\n\n\nclass Block(nn.Module):\n"
+        "    def __init__(self, dim: int) -> None:\n        super().__init__()\n"
+        "        self.dwconv = nn.Conv2d(dim, dim, kernel_size=7, padding=3, groups=dim)\n"
+        "        self.norm = nn.BatchNorm2d(dim)\n\n"
+        "    def forward(self, x):\n        return x + self.norm(self.dwconv(x))\n"
+    )
+    result = invoke("add", "drb", "--into", model, "--replace", "dwconv")
+    assert result.exit_code == 0, result.output
+    assert "self.dwconv = DilatedReparamBlock(dim, dim, kernel_size=7, groups=dim)" in model.read_text()
+    check = (
+        "import torch, model\nblock = model.Block(16)\nblock(torch.randn(2, 16, 9, 7)).sum().backward()\n"
+        "block.eval()\nx = torch.randn(2, 16, 9, 7)\nwith torch.no_grad():\n    y = block(x)\n"
+        "    block.dwconv.switch_to_deploy()\n    print(tuple(y.shape), (block(x) - y).abs().max().item() < 1e-5)"
+    )
+    run = subprocess.run([sys.executable, "-c", check], cwd=tmp_path, capture_output=True, text=True)
+    assert run.stdout.strip() == "(2, 16, 9, 7) True", run.stderr
 
 def test_headline_command_places_the_block_where_the_paper_does(model):
     result = invoke("add", "sknet", "--into", model)

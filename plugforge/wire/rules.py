@@ -125,6 +125,8 @@ def _boolean(node: ast.BoolOp, values: dict[str, object]) -> bool:
 
 def _compare(op: ast.cmpop, left: object, right: object) -> bool:
     if isinstance(op, (ast.Is, ast.IsNot)):
+        if None in (left, right) and any(isinstance(v, Symbol) and v.minimum is not None for v in (left, right)):
+            return isinstance(op, ast.IsNot)  # a conv argument with a least value is a number, not None
         if isinstance(left, Symbol) or isinstance(right, Symbol):
             raise _Unknown
         return (left is right) == isinstance(op, ast.Is)

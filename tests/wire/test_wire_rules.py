@@ -26,6 +26,10 @@ def values(**texts):
         ("(in_channels + 2) % groups == 0", {"in_channels": "c", "groups": "1"}, True),
         ("out_channels % groups == 0", {"out_channels": "c", "groups": "g"}, True),  # nn.Conv2d's own rule
         ("(in_channels + 2) % groups == 0", {"in_channels": "c", "groups": "g"}, None),
+        ("groups is not None or out_channels % in_channels == 0", {"groups": "dim", "in_channels": "dim", "out_channels": "dim"}, True),
+        ("groups is None", {"groups": "dim"}, False),  # a conv's groups is a number
+        ("padding is None", {"padding": "p"}, False),
+        ("x is None", {"x": "y"}, None),  # not a conv argument: could be None
     ],
 )
 def test_holds(rule, texts, expected):
