@@ -40,6 +40,9 @@ REFUSED = {
     "snake_conv": "DynamicSnakeConv has no `stride`; remove stride=stride from conv2",
     # BlazeBlock strides by 1 or 2; the source cannot tell `stride`, so --build must check it
     "blaze_block": "BlazeBlock needs stride <= 2, and conv2 gives stride=stride: plugforge cannot tell",
+    # upsamplers replace an nn.Upsample or nn.ConvTranspose2d, not a conv
+    "carafe": "CARAFE upsamples the map, but conv2 is an nn.Conv2d; --replace an nn.Upsample or nn.ConvTranspose2d",
+    "dysample": "DySample upsamples the map, but conv2 is an nn.Conv2d; --replace an nn.Upsample",
 }
 
 
