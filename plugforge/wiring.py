@@ -231,9 +231,13 @@ def _measured_rules(spec: BlockSpec, values: dict[str, Any], overrides: dict[str
     except PlugforgeError as error:
         raise PlugforgeError(f"{undecided}\nMeasuring it at run time did not settle it: {error}") from None
     where = f"{undecided.class_name}.{undecided.anchor}"
+    read = {node.id for rule, _ in undecided.rules for node in ast.walk(ast.parse(rule)) if isinstance(node, ast.Name)}
+    layer_only = read - set(spec.params) - set(FORMULA_FUNCTIONS)
     for arguments in layers:
-        read = {name for rule, _ in undecided.rules for name in re.findall(r"\b\w+\b", rule)}
-        given = {name: _one_size(value) for name, value in arguments.items() if name in spec.params or name in read}
+        given = {name: _one_size(value) for name, value in arguments.items() if name in spec.params or name in layer_only}
+        if not layer_only <= given.keys():  # a fixed factor's rule reads the layer's stride
+            raise PlugforgeError(f"{undecided}\nMeasuring it at run time did not settle it: in {build} a {where} has no "
+                                 f"{', '.join(sorted(layer_only - given.keys()))}: is it already replaced?")
         scope = {**FORMULA_FUNCTIONS, **given, **{name: values[name] for name in overrides}}
         for rule, why in undecided.rules:
             if not evaluate(rule, {**values, **scope}):
