@@ -20,7 +20,8 @@ from .rules import holds, value_of
 # The argument that holds each replaceable layer's factor, by direction.
 DOWN = {"Conv2d": "stride", "MaxPool2d": "stride", "AvgPool2d": "stride"}
 UP = {"ConvTranspose2d": "stride", "Upsample": "scale_factor"}
-# Arguments of the replaced layer that shape its own resampling, which the block does its own way.
+# Arguments that shape the replaced layer's own resampling: an upsampler, or a downsampler without a
+# kernel of its own, resamples its own way (a conv-like downsampler maps the kernel and its padding).
 OWN_WAY = ("kernel_size", "padding", "output_padding", "mode", "align_corners", "recompute_scale_factor")
 
 
@@ -49,8 +50,10 @@ def fit(anchor: str, kind: str, arguments: dict, block: Block) -> tuple[dict, di
             f"{block.class_name} {verb} the map by {factor}, but {anchor} keeps its size ({name}={code(given)}); "
             f"--replace a layer that {verb} it, or choose a block that keeps the size"
         )
-    notes = [f"dropped {key}={code(arguments.pop(key))}: {block.class_name} {verb} its own way"
-             for key in OWN_WAY if key in arguments and key not in block.params]  # fmt: skip
+    notes = []
+    if direction == "up" or "kernel_size" not in block.params:  # a kernel that is part of the layer's resampling
+        notes = [f"dropped {key}={code(arguments.pop(key))}: {block.class_name} {verb} its own way"
+                 for key in OWN_WAY if key in arguments]  # fmt: skip
     if factor in block.params:
         return {**arguments, factor: given}, {}, notes
     same = holds(f"{name} == {factor}", {name: value_of(code(given), name)})
