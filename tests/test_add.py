@@ -43,6 +43,7 @@ REFUSED = {
     # upsamplers replace an nn.Upsample or nn.ConvTranspose2d, not a conv
     "carafe": "CARAFE upsamples the map, but conv2 is an nn.Conv2d; --replace an nn.Upsample or nn.ConvTranspose2d",
     "dysample": "DySample upsamples the map, but conv2 is an nn.Conv2d; --replace an nn.Upsample",
+    "eucb": "EUCB upsamples the map, but conv2 is an nn.Conv2d; --replace an nn.Upsample",
     # HWD halves the map; the source cannot tell conv2's stride, so --build must check it
     "hwd": "HWD needs stride == 2 (it divides the map by 2, so the replaced layer must too), and conv2 gives stride=stride",
 }
