@@ -25,10 +25,14 @@ def factor_rule(spec: BlockSpec) -> tuple[tuple[str, str], ...]:
     return ((f"stride == {factor}", f"it divides the map by {factor}, so the replaced layer must too"),)
 
 
+def changes_size(spec: BlockSpec, values: dict[str, Any]) -> bool:
+    """Whether the block, with these values, divides or multiplies H and W."""
+    direction, factor = spec.resample or ("", "1")
+    return values.get(factor, factor) not in (1, "1", (1, 1), [1, 1])
+
+
 def inserted(spec: BlockSpec, values: dict[str, Any], block: wire.Block, input_given: bool) -> wire.Block:
-    """The block to insert after or before a layer: a resampler only where add runs the model, keeping the width."""
-    if not spec.resample or spec.role != "replace":
-        return block
+    """The block to insert after or before a layer, keeping the width: only where add runs the model."""
     direction, factor = spec.resample
     by = f"{values[factor]} ({factor})" if factor in values else factor
     changes = f"{'divides' if direction == 'down' else 'multiplies'} H and W by {by}"

@@ -88,7 +88,8 @@ def _add(
         settings={name: literal(value) for name, value in values.items()},
         resample=spec.resample,
     )
-    if after or before:
+    resizing = bool(after or before) and spec.role == "replace" and resampling.changes_size(spec, values)
+    if resizing:
         block = resampling.inserted(spec, values, block, check is not None or bool(build and shapes))
     source, rewrite, notes = _document(model, cell, class_name)
     _check_map_known(spec, values, check is not None or bool(build and shapes))
@@ -142,7 +143,7 @@ def _add(
     created = [f"created {_shown(p)}" for p in changes if p != model and not p.exists() and provenance.STORE not in p.parts]
     if check is None and build and shapes and spec.map_size and model.suffix == ".py" and not dry_run:
         check = partial(_maps_fit, model, build, shapes)  # the user gave the input size: refuse a map that does not fit
-    if check is None and build and shapes and block.resample and block.role == "insert" and not dry_run:
+    if check is None and build and shapes and resizing and not dry_run:
         check = partial(resampling.runs, model, build, shapes)  # the map size changes: refuse a model it breaks
     with project.restored_on_error(changes) if check else nullcontext():
         diff = project.write_all(changes, dry_run)
