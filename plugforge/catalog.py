@@ -40,6 +40,7 @@ CATEGORIES = (
     "re-parameterisation",
     "feature fusion",
     "downsampling",
+    "upsampling",
     "spatial transform",
     "basic",
     "activation",
@@ -285,6 +286,7 @@ class Contract:
     layout: str
     channels: str  # input: the parameter that receives the channels; output: an expression
     stride: str = ""  # output only: the parameter or expression that divides H and W
+    scale: str = ""  # output only: the parameter or expression that multiplies H and W
     names: tuple[str, ...] = ()  # several tensors: forward(*names) / a returned tuple
     shapes: tuple[str, ...] = ()  # hand-written shape per name, for the docstring and `info`
 
@@ -300,6 +302,8 @@ class Contract:
                 "BTND": "(B, T, N, {c})", "any": "(*)"}  # fmt: skip
         if self.stride:
             return dims[self.layout].format(c=symbol, h=f"ceil(H / {self.stride})", w=f"ceil(W / {self.stride})")
+        if self.scale:
+            return dims[self.layout].format(c=symbol, h=f"H * {self.scale}", w=f"W * {self.scale}")
         return dims[self.layout].format(c=symbol, h="H", w="W")
 
 
@@ -366,6 +370,13 @@ class BlockSpec:
         """The shared helpers rendered into the block's file: the entry's, and ``square_size`` for pair sizes."""
         pairs = ("square_size",) if any(p.pair for p in self.params.values()) else ()
         return tuple(dict.fromkeys((*self.uses, *pairs)))
+
+    @property
+    def resample(self) -> tuple[str, str] | tuple[()]:
+        """``("down", factor)`` or ``("up", factor)`` for a block that changes the map size, else ``()``."""
+        if self.output.stride:
+            return ("down", self.output.stride)
+        return ("up", self.output.scale) if self.output.scale else ()
 
     def all_rules(self) -> list[Rule]:
         """Every rule on constructor arguments: each parameter's own constraints, then the entry's ``[[rules]]``."""
@@ -762,7 +773,7 @@ def _load_params(entry: _Entry) -> dict[str, Param]:
 
 
 def _load_contract(entry: _Entry, params: dict[str, Param], is_input: bool) -> Contract:
-    entry.check_keys({"layout", "channels", "names", "shapes"} | (set() if is_input else {"stride"}))
+    entry.check_keys({"layout", "channels", "names", "shapes"} | (set() if is_input else {"stride", "scale"}))
     layout = entry.get("layout", str, "any" if not entry.table else _MISSING)
     if layout not in LAYOUTS:
         raise entry.fail("layout", f"must be one of {', '.join(LAYOUTS)}; got {layout!r}")
@@ -775,7 +786,10 @@ def _load_contract(entry: _Entry, params: dict[str, Param], is_input: bool) -> C
         raise entry.fail("names", "must list two or more identifiers, one per tensor")
     if len(shapes) != len(names):
         raise entry.fail("shapes", f"needs one shape description per name ({len(names)}), got {len(shapes)}")
-    return Contract(layout, channels, "" if is_input else entry.get("stride", str, ""), names, shapes)
+    stride, scale = ("", "") if is_input else (entry.get("stride", str, ""), entry.get("scale", str, ""))
+    if stride and scale:
+        raise entry.fail("scale", "a block either downsamples (stride) or upsamples (scale), not both")
+    return Contract(layout, channels, stride, scale, names, shapes)
 
 
 def _load_rule(entry: _Entry, index: int, table: Any, params: dict[str, Param]) -> Rule:

@@ -186,6 +186,18 @@ def maps_reaching(
     return seen
 
 
+def runs(model: Path, expr: str, shapes: tuple[tuple[int, ...], ...]) -> None:
+    """Build ``expr`` from ``model`` and run it once at random inputs of ``shapes``; a CheckError says where it fails."""
+    version = Version(model, _shown(model))
+    with imported(version) as (module, where):
+        built = build_model(module, expr, where)
+        try:
+            with torch.no_grad():
+                built.eval()(*(torch.randn(shape) for shape in shapes))
+        except Exception as error:  # noqa: BLE001 - any failure of the user's model is reported, with its place
+            raise CheckError(f"forward failed: {_error(error)}{where.located(error)}") from None
+
+
 def measure_version(version: Version, expr: str, shapes: tuple[tuple[int, ...], ...], settings: Settings) -> Figures:
     """Import the version, build ``expr`` in its namespace, and measure it at random inputs."""
     return _measured(version, expr, shapes, settings)[2]

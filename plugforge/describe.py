@@ -95,6 +95,8 @@ def examples(spec: BlockSpec) -> list[str]:
     if spec.role == "insert":  # a ResNet bottleneck: conv1/bn1, the 3x3 conv2/bn2, conv3/bn3, then the sum
         anchor = "bn2" if spec.insert_at == "kxk" else "bn3"
         commands.append(f"plugforge add {spec.id} --into model.py  # placed as the paper does: --after {anchor}")
+    elif spec.role == "replace" and spec.resample[:1] == ("up",):
+        commands.append(f"plugforge add {spec.id} --into model.py --replace up  # an nn.Upsample or nn.ConvTranspose2d")
     elif spec.role == "replace":
         commands.append(f"plugforge add {spec.id} --into model.py --replace conv2")
     return commands

@@ -18,7 +18,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from plugforge import files, project, provenance, wire
+from plugforge import files, project, provenance, resampling, wire
 from plugforge.cache import default_block
 from plugforge.catalog import FORMULA_FUNCTIONS, BlockSpec, evaluate, literal
 from plugforge.errors import PlugforgeError
@@ -84,9 +84,13 @@ def _add(
         kwargs=_non_default_kwargs(spec, values),
         same_channels=_same_channels(spec, values, overrides),
         insert_at=spec.insert_at,
-        rules=tuple((rule.require, rule.why) for rule in spec.all_rules()),
+        rules=tuple((rule.require, rule.why) for rule in spec.all_rules()) + resampling.factor_rule(spec),
         settings={name: literal(value) for name, value in values.items()},
+        resample=spec.resample,
     )
+    resizing = bool(after or before) and spec.role == "replace" and resampling.changes_size(spec, values)
+    if resizing:
+        block = resampling.inserted(spec, values, block, check is not None or bool(build and shapes))
     source, rewrite, notes = _document(model, cell, class_name)
     _check_map_known(spec, values, check is not None or bool(build and shapes))
     config = project.find_config(model)
@@ -139,6 +143,8 @@ def _add(
     created = [f"created {_shown(p)}" for p in changes if p != model and not p.exists() and provenance.STORE not in p.parts]
     if check is None and build and shapes and spec.map_size and model.suffix == ".py" and not dry_run:
         check = partial(_maps_fit, model, build, shapes)  # the user gave the input size: refuse a map that does not fit
+    if check is None and build and shapes and resizing and not dry_run:
+        check = partial(resampling.runs, model, build, shapes)  # the map size changes: refuse a model it breaks
     with project.restored_on_error(changes) if check else nullcontext():
         diff = project.write_all(changes, dry_run)
         report = check(spec, values) if check else ""
@@ -226,8 +232,13 @@ def _measured_rules(spec: BlockSpec, values: dict[str, Any], overrides: dict[str
     except PlugforgeError as error:
         raise PlugforgeError(f"{undecided}\nMeasuring it at run time did not settle it: {error}") from None
     where = f"{undecided.class_name}.{undecided.anchor}"
+    read = {node.id for rule, _ in undecided.rules for node in ast.walk(ast.parse(rule)) if isinstance(node, ast.Name)}
+    layer_only = read - set(spec.params) - set(FORMULA_FUNCTIONS)
     for arguments in layers:
-        given = {name: _one_size(value) for name, value in arguments.items() if name in spec.params}
+        given = {name: _one_size(value) for name, value in arguments.items() if name in spec.params or name in layer_only}
+        if not layer_only <= given.keys():  # a fixed factor's rule reads the layer's stride
+            raise PlugforgeError(f"{undecided}\nMeasuring it at run time did not settle it: in {build} a {where} has no "
+                                 f"{', '.join(sorted(layer_only - given.keys()))}: is it already replaced?")
         scope = {**FORMULA_FUNCTIONS, **given, **{name: values[name] for name in overrides}}
         for rule, why in undecided.rules:
             if not evaluate(rule, {**values, **scope}):

@@ -42,6 +42,12 @@ REFUSED = {
     "blaze_block": "BlazeBlock needs stride <= 2, and conv2 gives stride=stride: plugforge cannot tell",
     # A large-kernel block: the example's conv2 is 3x3 (see test_drb_replaces_the_large_depthwise_conv_*)
     "drb": "DilatedReparamBlock needs kernel_size >= 5, but conv2 gives kernel_size=3",
+    # upsamplers replace an nn.Upsample or nn.ConvTranspose2d, not a conv
+    "carafe": "CARAFE upsamples the map, but conv2 is an nn.Conv2d; --replace an nn.Upsample or nn.ConvTranspose2d",
+    "dysample": "DySample upsamples the map, but conv2 is an nn.Conv2d; --replace an nn.Upsample",
+    "eucb": "EUCB upsamples the map, but conv2 is an nn.Conv2d; --replace an nn.Upsample",
+    # HWD halves the map; the source cannot tell conv2's stride, so --build must check it
+    "hwd": "HWD needs stride == 2 (it divides the map by 2, so the replaced layer must too), and conv2 gives stride=stride",
 }
 
 

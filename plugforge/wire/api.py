@@ -247,7 +247,11 @@ def _replace(analysis: ClassAnalysis, position: Position, request: _Request):
     if assignment.branch is not None:
         raise WireError(f"self.{anchor} is assigned in {len(assignment.values)} arms of an if; replace it by hand")
     channels = parse_expression(request.channels, "--channels") if request.channels else None
+    fed = None
+    if channels is None and analysis.category(anchor) == PASS:  # a pool or an nn.Upsample: no channel arguments
+        channels, fed = _fed_width(analysis, anchor)
     call, notes = replacement(analysis.name, anchor, analysis.layer(anchor), request.block, channels)
+    notes += [f"channels: {code(channels)}, {fed}"] if fed else []
     node = analysis.model.node.deep_replace(assignment.line, mark(assignment.line, call))
     message = f"replaced self.{anchor} = {short(assignment.value)} by {code(call)}; `remove {anchor}` restores it"
     return node, [message, *notes], None

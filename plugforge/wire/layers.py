@@ -42,6 +42,7 @@ SIGNATURES: dict[str, tuple[str, ...]] = {
     "Linear": ("in_features", "out_features", "bias", "device", "dtype"),
     "MaxPool2d": ("kernel_size", "stride", "padding", "dilation", "return_indices", "ceil_mode"),
     "AvgPool2d": ("kernel_size", "stride", "padding", "ceil_mode", "count_include_pad", "divisor_override"),
+    "Upsample": ("size", "scale_factor", "mode", "align_corners", "recompute_scale_factor"),
 }
 
 # A user-defined class named like a norm layer (``LayerNorm2d(dim)``) takes channels first.
@@ -53,7 +54,7 @@ CONVENTION = "named by convention"
 CONV = {name for name in SIGNATURES if name.startswith("Conv")} | {CONVENTION}
 NORM = {name for name in SIGNATURES if "Norm" in name} | {NORM_LIKE}
 POOL = {"MaxPool2d", "AvgPool2d"}
-REPLACEABLE = {"Conv2d", *POOL}
+REPLACEABLE = {"Conv2d", *POOL, "ConvTranspose2d", "Upsample"}  # the last two by upsamplers only
 
 OUTPUT_CHANNELS = {
     **{name: "out_channels" for name in CONV},

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import libcst as cst
 
-from . import layers
+from . import layers, resample
 from .channels import Layer
 from .datatypes import Block
 from .errors import RulesUndecided, WireError
@@ -46,25 +46,30 @@ def replacement(owner: str, anchor: str, layer: Layer | None, block: Block, chan
     """``(Block(...) call, notes)`` built from the arguments of ``owner.<anchor>``, the replaced layer."""
     if layer is None or layer.kind not in layers.REPLACEABLE or layer.via_class:
         raise WireError(
-            f"--replace works on nn.Conv2d, nn.MaxPool2d and nn.AvgPool2d (or a helper of this file "
-            f"returning one); {anchor} is not one: choose a conv or pooling layer, or use --after {anchor}"
+            f"--replace works on nn.Conv2d, nn.MaxPool2d and nn.AvgPool2d, and for upsamplers nn.Upsample and "
+            f"nn.ConvTranspose2d (or a helper of this file returning one); {anchor} is not one: choose such a "
+            f"layer, or use --after {anchor}"
         )
     arguments = dict(layer.args)
     if layer.kind in layers.POOL and "kernel_size" in arguments:
         arguments.setdefault("stride", arguments["kernel_size"])  # pooling strides by its kernel by default
+    arguments, layer_only, resampled = resample.fit(anchor, layer.kind, arguments, block)
     passed, notes = _map_arguments(anchor, layer.kind, arguments, block)
     _add_channels(passed, arguments, block, channels, anchor)
-    _check_rules(owner, anchor, passed, block)
-    return _call(block, passed, notes), notes
+    _check_rules(owner, anchor, passed, block, layer_only)
+    return _call(block, passed, notes), resampled + notes
 
 
-def _check_rules(owner: str, anchor: str, passed: dict, block: Block) -> None:
+def _check_rules(owner: str, anchor: str, passed: dict, block: Block, layer_only: dict | None = None) -> None:
     """Refuse, with the reason, arguments of the replaced layer that break a rule of the block.
+
+    ``layer_only``: arguments of the layer the block does not take that its rules read (a fixed factor's stride).
 
     A rule the source cannot decide is refused too (it may break at run time), unless it
     is on one width alone (``out_channels % 4 == 0``), which real layers rarely break.
     """
     from_layer = {name: code(value) for name, value in passed.items() if name not in block.kwargs}
+    from_layer.update({name: code(value) for name, value in (layer_only or {}).items()})
     values = {name: value_of(text, name) for name, text in {**block.settings, **from_layer}.items()}
     for name, value in values.items():
         if name in from_layer and isinstance(value, tuple) and len(value) == 2:

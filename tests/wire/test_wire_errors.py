@@ -217,10 +217,16 @@ def test_replace_of_yolo_conv_with_groups():
     assert "Conv3 has no `groups`; remove groups=g from conv" in message
 
 
-def test_replace_of_a_pool_needs_channels():
-    text = corpus_source("resnet.py")
-    message = error_of(wire, text, block=POOL, class_name="ResNet", replace="maxpool")
-    assert "cannot tell the `channels` of Pool from maxpool; pass --channels EXPR" in message
+def test_replace_of_a_pool_takes_the_width_that_feeds_it():
+    result = wire(corpus_source("resnet.py"), block=POOL, class_name="ResNet", replace="maxpool")
+    assert "self.maxpool = Pool(self.inplanes, kernel_size=3, stride=2)" in result.source
+    assert "channels: self.inplanes, maxpool keeps the width of bn1, which feeds it in forward" in result.messages
+
+
+def test_replace_of_a_pool_fed_by_nothing_known_needs_channels():
+    text = SMALL.replace("self.body = nn.Conv2d(c, c, 3, padding=1)", "self.body = nn.MaxPool2d(3, 1, 1)")
+    message = error_of(wire, text, block=POOL, replace="body")
+    assert "cannot tell the `channels` of Pool from body; pass --channels EXPR" in message
 
 
 def test_replace_inside_a_sequential_is_refused():
