@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import ast
 import difflib
+import functools
 import math
 import sys
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from types import CodeType
+from typing import Any, Callable
 
 from plugforge.errors import CatalogError, ParamError, UnknownBlockError
 from plugforge.resources import catalog_dir
@@ -106,47 +108,27 @@ class Param:
     def item_type(self) -> str:
         return self.type[5:-1] if self.is_list else self.type
 
+    def bounds(self) -> list[tuple[Constraint, Any]]:
+        """The constraints this parameter declares, in the table's order, each with its bound."""
+        declared = [(c, getattr(self, c.key)) for c in CONSTRAINTS]
+        return [(c, bound) for c, bound in declared if bound is not None and bound is not False and bound != ()]
+
     def constraints(self) -> list[str]:
         """Human-readable constraints, as `info` and error messages show them."""
         each = "each " if self.is_list else ""
-        found = []
-        if self.min_items is not None:
-            found.append(f"at least {self.min_items} items")
-        if self.min is not None:
-            found.append(f"{each}>= {self.min}")
-        if self.max is not None:
-            found.append(f"{each}<= {self.max}")
-        if self.above is not None:
-            found.append(f"{each}> {self.above}")
-        if self.below is not None:
-            found.append(f"{each}< {self.below}")
-        if self.odd:
-            found.append(f"{each}odd")
-        if self.choices:
-            found.append("one of " + ", ".join(repr(c) for c in self.choices))
-        if self.divides:
-            found.append(f"divides {self.divides}")
-        if self.optional:
-            found.append("or none")
-        return found
+        found = [(each if c.scope == "item" else "") + c.words(bound) for c, bound in self.bounds()]
+        return found + (["or none"] if self.optional else [])
 
     def rules(self) -> list[Rule]:
         """The parameter's constraints as rules that hold for a fitting value (a scalar's, not a list's)."""
         if self.is_list or self.type != "int":
             return []
-        name, found = self.name, []
-        if self.min is not None:
-            found.append(f"{name} >= {self.min!r}")
-        if self.max is not None:
-            found.append(f"{name} <= {self.max!r}")
-        if self.odd:
-            found.append(f"{name} % 2 == 1")
-        if self.divides:
-            found.append(f"{self.divides} % {name} == 0")
-        if self.optional:
-            found = [f"{name} is None or {rule}" for rule in found]
-        names = frozenset({name, self.divides} - {None})
-        return [Rule(rule, "", names) for rule in found]
+        found = []
+        for c, bound in self.bounds():
+            rule = c.condition("holds", self.name, bound)
+            names = {self.name, bound} if c.scope == "relation" else {self.name}
+            found.append(Rule(f"{self.name} is None or {rule}" if self.optional else rule, "", frozenset(names)))
+        return found
 
     def describe(self) -> str:
         """Type plus constraints, e.g. ``list[int] (each >= 1, each odd)``."""
@@ -182,24 +164,15 @@ class Param:
         if any(isinstance(item, float) and not self._finite_enough(item) for item in items):
             allowed = "a number or inf" if self.allow_inf else "a finite number"
             raise ParamError(f"{self.name} must be {allowed}, got {literal(value)}")
-        if self.min_items is not None and len(items) < self.min_items:
-            raise ParamError(f"{self.name} needs at least {self.min_items} items, got {value!r}")
-        if any(not self._allows(item) for item in items):
+        for c, bound in self.bounds():
+            if c.scope == "length" and c.breaks(bound, items):
+                raise ParamError(c.error(self.name, bound, repr(value)))
+        if any(c.scope == "item" and c.breaks(bound, item) for c, bound in self.bounds() for item in items):
             raise ParamError(f"{self.name} must be {self.describe()}, got {value!r}")
 
     def _finite_enough(self, item: float) -> bool:
         """NaN never passes; an infinity only where the entry allows it."""
         return math.isfinite(item) or (self.allow_inf and not math.isnan(item))
-
-    def _allows(self, item: Any) -> bool:
-        return not (
-            (self.min is not None and item < self.min)
-            or (self.max is not None and item > self.max)
-            or (self.above is not None and item <= self.above)
-            or (self.below is not None and item >= self.below)
-            or (self.odd and item % 2 == 0)
-            or (self.choices and item not in self.choices)
-        )
 
     def _expected(self) -> str:
         if self.is_list:
@@ -245,6 +218,69 @@ def _has_type(kind: str, value: Any) -> bool:
     if kind == "float":
         return isinstance(value, (int, float)) and not isinstance(value, bool)
     return isinstance(value, str)
+
+
+# -- constraints -----------------------------------------------------------------------
+# One table of what an entry may declare on a parameter's values. Catalog validation,
+# the rendered constructor's checks and the rendered tests' invalid cases all read it,
+# so a constraint is written once: the catalog evaluates the very condition the
+# rendered constructor tests.
+
+
+@dataclass(frozen=True)
+class Constraint:
+    """One key of ``[params.NAME]`` that constrains the values, said three ways.
+
+    ``holds`` and ``broken`` are Python source over ``{x}`` (the value, or one item of a
+    list) and ``{b}`` (the bound: a literal, or the other parameter's name for a relation);
+    ``says`` is the constraint in words; ``tells`` the error for a broken length or relation
+    over the names and their values ``{xv}`` and ``{bv}`` (the items' errors name all of a
+    parameter's constraints at once); ``breaking`` gives a value that breaks it from the
+    parameter and the item (the list, for a length) in use.
+    """
+
+    key: str
+    scope: str  # "item": each value (each item of a list); "length": a list's length; "relation": another parameter
+    holds: str
+    broken: str
+    says: str
+    tells: str = ""
+    breaking: Callable[[Param, Any], Any] | None = None
+
+    def condition(self, form: str, x: str, bound: Any) -> str:
+        """The ``holds`` or ``broken`` condition on ``x`` (a name or an expression)."""
+        source = bound if self.scope == "relation" else repr(bound)
+        return getattr(self, form).format(x=x, b=source)
+
+    def words(self, bound: Any) -> str:
+        listed = ", ".join(repr(item) for item in bound) if isinstance(bound, tuple) else ""
+        return self.says.format(b=bound, listed=listed, items="item" if bound == 1 else "items")
+
+    def error(self, x: str, bound: Any, xv: str, bv: str = "") -> str:
+        return self.tells.format(x=x, b=bound, says=self.words(bound), xv=xv, bv=bv)
+
+    def breaks(self, bound: Any, value: Any) -> bool:
+        return bool(evaluate(self.condition("broken", "x", bound), {"len": len, "x": value}))
+
+
+def _beyond(p: Param, bound: float, steps: int) -> float:
+    """``steps`` past ``bound``: whole steps for an int, half steps (a float, even from an int bound) for a float."""
+    return bound + steps * (1 if p.item_type == "int" else 0.5)
+
+
+CONSTRAINTS = (
+    Constraint("min_items", "length", "len({x}) >= {b}", "len({x}) < {b}", "at least {b} {items}",
+               "{x} needs {says}, got {xv}", lambda p, items: list(items[: p.min_items - 1])),
+    Constraint("min", "item", "{x} >= {b}", "{x} < {b}", ">= {b}", breaking=lambda p, item: _beyond(p, p.min, -1)),
+    Constraint("max", "item", "{x} <= {b}", "{x} > {b}", "<= {b}", breaking=lambda p, item: _beyond(p, p.max, 1)),
+    Constraint("above", "item", "{x} > {b}", "{x} <= {b}", "> {b}", breaking=lambda p, item: _beyond(p, p.above, 0)),
+    Constraint("below", "item", "{x} < {b}", "{x} >= {b}", "< {b}", breaking=lambda p, item: _beyond(p, p.below, 0)),
+    Constraint("odd", "item", "{x} % 2 == 1", "{x} % 2 == 0", "odd",
+               breaking=lambda p, item: (item if item is not None else int(p.min or 1) | 1) + 1),
+    Constraint("choices", "item", "{x} in {b}", "{x} not in {b}", "one of {listed}", breaking=lambda p, item: "not-a-choice"),
+    Constraint("divides", "relation", "{b} % {x} == 0", "{b} % {x}", "divides {b}",
+               "{b} ({bv}) must be divisible by {x} ({xv})"),
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -404,12 +440,10 @@ class BlockSpec:
         for rule in self.rules:
             rule.check(values)
         for p in self.params.values():
-            if p.divides and values.get(p.name) and values.get(p.divides) is not None:
-                if values[p.divides] % values[p.name]:
-                    raise ParamError(
-                        f"{p.name}: {p.divides} ({values[p.divides]}) must be divisible "
-                        f"by {p.name} ({values[p.name]})"
-                    )
+            for c, bound in p.bounds():
+                if c.scope == "relation" and values.get(p.name) and values.get(bound) is not None:
+                    if evaluate(c.condition("broken", p.name, bound), values):
+                        raise ParamError(f"{p.name}: " + c.error(p.name, bound, values[p.name], values[bound]))
 
     def map_sizes(self, values: dict[str, Any]) -> str | None:
         """The map-size rule for these values in words, with the square maps it takes; None when any map fits."""
@@ -528,7 +562,12 @@ def _cli_value(value: Any) -> str:
 def evaluate(expression: str, scope: dict[str, Any]) -> Any:
     """Evaluate a catalog expression (formula, output width) over parameter values."""
     # The scope is the globals so that generator expressions see parameters and functions too.
-    return eval(compile(expression, "<formula>", "eval"), {"__builtins__": {}, **scope})  # noqa: S307
+    return eval(_compiled(expression), {"__builtins__": {}, **scope})  # noqa: S307
+
+
+@functools.lru_cache(maxsize=None)
+def _compiled(expression: str) -> CodeType:
+    return compile(expression, "<formula>", "eval")
 
 
 # -- loading ---------------------------------------------------------------------------
