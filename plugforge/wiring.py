@@ -86,6 +86,7 @@ def _add(
         insert_at=spec.insert_at,
         rules=tuple((rule.require, rule.why) for rule in spec.all_rules()),
         settings={name: literal(value) for name, value in values.items()},
+        sequences=tuple(name for name, param in spec.params.items() if param.is_list),
     )
     source, rewrite, notes = _document(model, cell, class_name)
     _check_map_known(spec, values, check is not None or bool(build and shapes))

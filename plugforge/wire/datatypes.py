@@ -19,6 +19,8 @@ class Block:
     pairs its constructor arguments must satisfy (Python expressions over parameter
     names), checked by ``--replace`` against the replaced layer's arguments with the
     ``settings``: every parameter's own value (default or ``--set``) as source.
+    ``sequences`` names the parameters that take a sequence (MixConv's kernel
+    sizes): a replaced layer's int for one is its only item.
     """
 
     class_name: str
@@ -29,6 +31,7 @@ class Block:
     insert_at: str = "end"  # default position: "end" of the main branch, or after its "kxk" conv
     rules: tuple[tuple[str, str], ...] = ()
     settings: dict[str, str] = field(default_factory=dict)
+    sequences: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
