@@ -608,10 +608,7 @@ _ENTRY_KEYS = {
     "role", "template", "uses", "placement", "input", "output", "params", "param_count",
     "tests", "invalid", "export_xfail", "identity", "rules", "insert_at", "map_size",
 }  # fmt: skip
-_PARAM_KEYS = {
-    "type", "doc", "default", "optional", "min", "max", "above", "below", "allow_inf", "choices", "divides", "odd",
-    "min_items", "pair",
-}  # fmt: skip
+_PARAM_KEYS = {"type", "doc", "default", "optional", "allow_inf", "pair"} | {c.key for c in CONSTRAINTS}
 
 
 def load_entry(path: Path, templates: set[str] | None = None, helpers: set[str] | None = None) -> BlockSpec:
