@@ -101,19 +101,24 @@ def header(spec: BlockSpec, values: dict[str, Any], tests_import: str | None = N
 def _render_block(env: jinja2.Environment, spec: BlockSpec, values: dict[str, Any], packaged: bool) -> str:
     helpers = [_template(env, f"helpers/{name}.py.j2", {}) for name in spec.helpers]
     parts = [] if packaged else helpers
-    context = {
-        "cls": Code(spec.class_name),
-        "docstring": Code(docstring(spec, values)),
-        "checks": Code(constraint_checks(spec)),
-        **{name: PyStr(v) if isinstance(v, str) else v for name, v in values.items()},
-    }
-    parts.append(_template(env, f"blocks/{spec.template}", context))
+    parts.append(block_code(env, spec, values))
     body = "\n\n".join(part.strip("\n") for part in parts)
     imports = _imports_for(body)
     if packaged and helpers:
         imports += ["", f"from ._helpers import {', '.join(_defined_names(helpers))}"]
     source = "\n".join([header(spec, values, packaged=packaged), *imports, "", "", body, ""])
     return provenance.stamp(_format(source, f"{spec.id} block"))
+
+
+def block_code(env: jinja2.Environment, spec: BlockSpec, values: dict[str, Any]) -> str:
+    """The entry's template rendered for ``values``: the block's code before imports, helpers and formatting."""
+    context = {
+        "cls": Code(spec.class_name),
+        "docstring": Code(docstring(spec, values)),
+        "checks": Code(constraint_checks(spec)),
+        **{name: PyStr(v) if isinstance(v, str) else v for name, v in values.items()},
+    }
+    return _template(env, f"blocks/{spec.template}", context)
 
 
 def _defined_names(sources: list[str]) -> list[str]:
