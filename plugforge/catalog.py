@@ -396,6 +396,12 @@ class BlockSpec:
     identity: str | None  # a key of IDENTITY, or None when the block cannot start as the identity
     path: Path = field(compare=False)
     map_size: MapSize | None = None  # None: any H and W
+    extra_tests: bool = True  # tests of its own in templates/tests/, beside the generic ones
+
+    @property
+    def tests_template(self) -> str | None:
+        """The block's own tests, included into its rendered tests: templates/tests/<its template>."""
+        return f"tests/{self.template}" if self.extra_tests else None
 
     @property
     def helpers(self) -> tuple[str, ...]:
@@ -606,13 +612,15 @@ class _Entry:
 _ENTRY_KEYS = {
     "id", "class", "module", "aliases", "summary", "description", "category", "paper",
     "role", "template", "uses", "placement", "input", "output", "params", "param_count",
-    "tests", "invalid", "export_xfail", "identity", "rules", "insert_at", "map_size",
+    "tests", "invalid", "export_xfail", "identity", "rules", "insert_at", "map_size", "extra_tests",
 }  # fmt: skip
 _PARAM_KEYS = {"type", "doc", "default", "optional", "allow_inf", "pair"} | {c.key for c in CONSTRAINTS}
 
 
-def load_entry(path: Path, templates: set[str] | None = None, helpers: set[str] | None = None) -> BlockSpec:
-    """Read and validate one catalog file."""
+def load_entry(
+    path: Path, templates: set[str] | None = None, helpers: set[str] | None = None, tests: set[str] | None = None
+) -> BlockSpec:
+    """Read and validate one catalog file; the known block, helper and tests templates, where given, are checked."""
     try:
         table = tomllib.loads(path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as error:
@@ -647,6 +655,7 @@ def load_entry(path: Path, templates: set[str] | None = None, helpers: set[str] 
             raise entry.fail("uses", f"no helper template {helper!r} in templates/helpers/")
 
     utility = role == "utility"  # a function: no constructor, tests of its own
+    extra_tests = _load_extra_tests(entry, template, tests, utility)
     params = _load_params(entry.sub("params", {}))
     contracts = [_load_contract(entry.sub(key, {} if utility else _MISSING), params, key == "input") for key in ("input", "output")]
     inputs, outputs = contracts
@@ -681,6 +690,7 @@ def load_entry(path: Path, templates: set[str] | None = None, helpers: set[str] 
         identity=_load_identity(entry, params),
         path=path,
         map_size=_load_map_size(entry, params),
+        extra_tests=extra_tests,
     )
     if not spec.tests and not utility:
         raise entry.fail("tests", "needs at least one [[tests]] case")
@@ -719,6 +729,18 @@ def _one_of(entry: _Entry, key: str, choices: tuple[str, ...], default: str) -> 
     if value not in choices:
         raise entry.fail(key, f"must be one of {', '.join(choices)}; got {value!r}")
     return value
+
+
+def _load_extra_tests(entry: _Entry, template: str, tests: set[str] | None, utility: bool) -> bool:
+    """Whether the block has tests of its own; declared and on disk must agree, so that none are dropped."""
+    extra = entry.get("extra_tests", bool, True)
+    if utility and not extra:
+        raise entry.fail("extra_tests", "a utility has no generic tests: it needs its own")
+    if tests is not None and extra and template not in tests:
+        raise entry.fail("extra_tests", f"no template tests/{template}: write the block's own tests, or set extra_tests = false")
+    if tests is not None and not extra and template in tests:
+        raise entry.fail("extra_tests", f"is false, but templates/tests/{template} exists: drop the one or the other")
+    return extra
 
 
 def _load_identity(entry: _Entry, params: dict[str, Param]) -> str | None:
@@ -932,8 +954,15 @@ class Catalog:
 def load_catalog(directory: Path | None = None) -> Catalog:
     """Load and validate every entry of the catalog."""
     directory = directory or catalog_dir()
-    templates, helpers = _known_templates()
-    return Catalog([load_entry(p, templates, helpers) for p in sorted(directory.glob("*.toml"))])
+    templates, helpers, tests = _known_templates()
+    specs = [load_entry(p, templates, helpers, tests) for p in sorted(directory.glob("*.toml"))]
+    orphans = tests - {spec.template for spec in specs if spec.extra_tests}
+    if orphans:
+        raise CatalogError(
+            f"templates/tests/{min(orphans)} belongs to no catalog entry: name it after its block's template "
+            "(templates/tests/<id>.py.j2), or remove it"
+        )
+    return Catalog(specs)
 
 
 def find(name: str) -> BlockSpec:
@@ -944,10 +973,12 @@ def find(name: str) -> BlockSpec:
     return load_catalog().get(name)
 
 
-def _known_templates() -> tuple[set[str], set[str]]:
+def _known_templates() -> tuple[set[str], set[str], set[str]]:
+    """The block, helper and per-block tests templates there are."""
     from plugforge.resources import templates_dir
 
     templates = templates_dir()
     blocks = {p.name for p in (templates / "blocks").glob("*.j2")}
     helpers = {p.name.removesuffix(".py.j2") for p in (templates / "helpers").glob("*.py.j2")}
-    return blocks, helpers
+    tests = {p.name for p in (templates / "tests").glob("*.j2")}
+    return blocks, helpers, tests

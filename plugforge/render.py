@@ -156,7 +156,7 @@ def _render_tests(env: jinja2.Environment, spec: BlockSpec, values: dict[str, An
         "identity": spec.identity,
         "multi_input": spec.multi_input,
         "multi_output": spec.multi_output,
-        "extra": f"tests/{spec.template.removesuffix('.py.j2')}.py.j2",
+        "extra": spec.tests_template,
     }
     skeleton = "test_utility.py.j2" if spec.role == "utility" else "test_block.py.j2"
     source = header(spec, values, tests_import=tests_import) + "\n" + _template(env, skeleton, context)

@@ -39,6 +39,8 @@ def toy(tmp_path, monkeypatch):
     (templates / "helpers").mkdir()
     (templates / "blocks" / "toy.py.j2").write_text(TOY_TEMPLATE)
     (templates / "helpers" / "helper.py.j2").write_text(HELPER)
+    (templates / "tests").mkdir()
+    (templates / "tests" / "toy.py.j2").write_text("")  # the toy's own tests: none
     real = render_module.templates_dir()
     for skeleton in ("test_block.py.j2", "test_utility.py.j2"):
         (templates / skeleton).write_text((real / skeleton).read_text())
@@ -193,7 +195,6 @@ def test_utility_entries_render_a_function_and_its_own_tests(toy, tmp_path):
         'def {{ cls }}(module: nn.Module) -> nn.Module:\n    """Zero every bias.\n\n    https://arxiv.org/abs/2001.00001\n    """\n'
         "    for m in module.modules():\n        if getattr(m, 'bias', None) is not None:\n            nn.init.zeros_(m.bias)\n    return module\n"
     )
-    (templates / "tests").mkdir()
     (templates / "tests" / "toy.py.j2").write_text(
         "\n\ndef test_biases_are_zeroed():\n    conv = {{ cls }}(nn.Conv2d(2, 3, 1))\n    assert torch.count_nonzero(conv.bias) == 0\n"
     )
@@ -206,6 +207,14 @@ def test_utility_entries_render_a_function_and_its_own_tests(toy, tmp_path):
     assert "def zero_biases(module: nn.Module) -> nn.Module:" in files.block
     result = _run_rendered(tmp_path, {"toy.py": files.block, "test_toy.py": files.tests})
     assert result.returncode == 0 and "1 passed" in result.stdout, result.stdout + result.stderr
+
+
+def test_a_declared_tests_template_that_is_missing_fails_the_render_naming_it(toy):
+    spec, templates = toy
+    (templates / "tests" / "toy.py.j2").unlink()
+    with pytest.raises(RenderError, match="tests/toy.py.j2"):
+        render(spec, spec.defaults())
+    assert render(spec, spec.defaults(), with_tests=False).block
 
 
 def _constructor(code, class_name):
