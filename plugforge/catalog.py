@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import ast
 import difflib
+import functools
 import math
 import sys
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from types import CodeType
+from typing import Any, Callable
 
 from plugforge.errors import CatalogError, ParamError, UnknownBlockError
 from plugforge.resources import catalog_dir
@@ -107,47 +109,27 @@ class Param:
     def item_type(self) -> str:
         return self.type[5:-1] if self.is_list else self.type
 
+    def bounds(self) -> list[tuple[Constraint, Any]]:
+        """The constraints this parameter declares, in the table's order, each with its bound."""
+        declared = [(c, getattr(self, c.key)) for c in CONSTRAINTS]
+        return [(c, bound) for c, bound in declared if bound is not None and bound is not False and bound != ()]
+
     def constraints(self) -> list[str]:
         """Human-readable constraints, as `info` and error messages show them."""
         each = "each " if self.is_list else ""
-        found = []
-        if self.min_items is not None:
-            found.append(f"at least {self.min_items} items")
-        if self.min is not None:
-            found.append(f"{each}>= {self.min}")
-        if self.max is not None:
-            found.append(f"{each}<= {self.max}")
-        if self.above is not None:
-            found.append(f"{each}> {self.above}")
-        if self.below is not None:
-            found.append(f"{each}< {self.below}")
-        if self.odd:
-            found.append(f"{each}odd")
-        if self.choices:
-            found.append("one of " + ", ".join(repr(c) for c in self.choices))
-        if self.divides:
-            found.append(f"divides {self.divides}")
-        if self.optional:
-            found.append("or none")
-        return found
+        found = [(each if c.scope == "item" else "") + c.words(bound) for c, bound in self.bounds()]
+        return found + (["or none"] if self.optional else [])
 
     def rules(self) -> list[Rule]:
         """The parameter's constraints as rules that hold for a fitting value (a scalar's, not a list's)."""
         if self.is_list or self.type != "int":
             return []
-        name, found = self.name, []
-        if self.min is not None:
-            found.append(f"{name} >= {self.min!r}")
-        if self.max is not None:
-            found.append(f"{name} <= {self.max!r}")
-        if self.odd:
-            found.append(f"{name} % 2 == 1")
-        if self.divides:
-            found.append(f"{self.divides} % {name} == 0")
-        if self.optional:
-            found = [f"{name} is None or {rule}" for rule in found]
-        names = frozenset({name, self.divides} - {None})
-        return [Rule(rule, "", names) for rule in found]
+        found = []
+        for c, bound in self.bounds():
+            rule = c.condition("holds", self.name, bound)
+            names = {self.name, bound} if c.scope == "relation" else {self.name}
+            found.append(Rule(f"{self.name} is None or {rule}" if self.optional else rule, "", frozenset(names)))
+        return found
 
     def describe(self) -> str:
         """Type plus constraints, e.g. ``list[int] (each >= 1, each odd)``."""
@@ -183,24 +165,15 @@ class Param:
         if any(isinstance(item, float) and not self._finite_enough(item) for item in items):
             allowed = "a number or inf" if self.allow_inf else "a finite number"
             raise ParamError(f"{self.name} must be {allowed}, got {literal(value)}")
-        if self.min_items is not None and len(items) < self.min_items:
-            raise ParamError(f"{self.name} needs at least {self.min_items} items, got {value!r}")
-        if any(not self._allows(item) for item in items):
+        for c, bound in self.bounds():
+            if c.scope == "length" and c.breaks(bound, items):
+                raise ParamError(c.error(self.name, bound, repr(value)))
+        if any(c.scope == "item" and c.breaks(bound, item) for c, bound in self.bounds() for item in items):
             raise ParamError(f"{self.name} must be {self.describe()}, got {value!r}")
 
     def _finite_enough(self, item: float) -> bool:
         """NaN never passes; an infinity only where the entry allows it."""
         return math.isfinite(item) or (self.allow_inf and not math.isnan(item))
-
-    def _allows(self, item: Any) -> bool:
-        return not (
-            (self.min is not None and item < self.min)
-            or (self.max is not None and item > self.max)
-            or (self.above is not None and item <= self.above)
-            or (self.below is not None and item >= self.below)
-            or (self.odd and item % 2 == 0)
-            or (self.choices and item not in self.choices)
-        )
 
     def _expected(self) -> str:
         if self.is_list:
@@ -246,6 +219,69 @@ def _has_type(kind: str, value: Any) -> bool:
     if kind == "float":
         return isinstance(value, (int, float)) and not isinstance(value, bool)
     return isinstance(value, str)
+
+
+# -- constraints -----------------------------------------------------------------------
+# One table of what an entry may declare on a parameter's values. Catalog validation,
+# the rendered constructor's checks and the rendered tests' invalid cases all read it,
+# so a constraint is written once: the catalog evaluates the very condition the
+# rendered constructor tests.
+
+
+@dataclass(frozen=True)
+class Constraint:
+    """One key of ``[params.NAME]`` that constrains the values, said three ways.
+
+    ``holds`` and ``broken`` are Python source over ``{x}`` (the value, or one item of a
+    list) and ``{b}`` (the bound: a literal, or the other parameter's name for a relation);
+    ``says`` is the constraint in words; ``tells`` the error for a broken length or relation
+    over the names and their values ``{xv}`` and ``{bv}`` (the items' errors name all of a
+    parameter's constraints at once); ``breaking`` gives a value that breaks it from the
+    parameter and the item (the list, for a length) in use.
+    """
+
+    key: str
+    scope: str  # "item": each value (each item of a list); "length": a list's length; "relation": another parameter
+    holds: str
+    broken: str
+    says: str
+    tells: str = ""
+    breaking: Callable[[Param, Any], Any] | None = None
+
+    def condition(self, form: str, x: str, bound: Any) -> str:
+        """The ``holds`` or ``broken`` condition on ``x`` (a name or an expression)."""
+        source = bound if self.scope == "relation" else repr(bound)
+        return getattr(self, form).format(x=x, b=source)
+
+    def words(self, bound: Any) -> str:
+        listed = ", ".join(repr(item) for item in bound) if isinstance(bound, tuple) else ""
+        return self.says.format(b=bound, listed=listed, items="item" if bound == 1 else "items")
+
+    def error(self, x: str, bound: Any, xv: str, bv: str = "") -> str:
+        return self.tells.format(x=x, b=bound, says=self.words(bound), xv=xv, bv=bv)
+
+    def breaks(self, bound: Any, value: Any) -> bool:
+        return bool(evaluate(self.condition("broken", "x", bound), {"len": len, "x": value}))
+
+
+def _beyond(p: Param, bound: float, steps: int) -> float:
+    """``steps`` past ``bound``: whole steps for an int, half steps (a float, even from an int bound) for a float."""
+    return bound + steps * (1 if p.item_type == "int" else 0.5)
+
+
+CONSTRAINTS = (
+    Constraint("min_items", "length", "len({x}) >= {b}", "len({x}) < {b}", "at least {b} {items}",
+               "{x} needs {says}, got {xv}", lambda p, items: list(items[: p.min_items - 1])),
+    Constraint("min", "item", "{x} >= {b}", "{x} < {b}", ">= {b}", breaking=lambda p, item: _beyond(p, p.min, -1)),
+    Constraint("max", "item", "{x} <= {b}", "{x} > {b}", "<= {b}", breaking=lambda p, item: _beyond(p, p.max, 1)),
+    Constraint("above", "item", "{x} > {b}", "{x} <= {b}", "> {b}", breaking=lambda p, item: _beyond(p, p.above, 0)),
+    Constraint("below", "item", "{x} < {b}", "{x} >= {b}", "< {b}", breaking=lambda p, item: _beyond(p, p.below, 0)),
+    Constraint("odd", "item", "{x} % 2 == 1", "{x} % 2 == 0", "odd",
+               breaking=lambda p, item: (item if item is not None else int(p.min or 1) | 1) + 1),
+    Constraint("choices", "item", "{x} in {b}", "{x} not in {b}", "one of {listed}", breaking=lambda p, item: "not-a-choice"),
+    Constraint("divides", "relation", "{b} % {x} == 0", "{b} % {x}", "divides {b}",
+               "{b} ({bv}) must be divisible by {x} ({xv})"),
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -364,6 +400,12 @@ class BlockSpec:
     identity: str | None  # a key of IDENTITY, or None when the block cannot start as the identity
     path: Path = field(compare=False)
     map_size: MapSize | None = None  # None: any H and W
+    extra_tests: bool = True  # tests of its own in templates/tests/, beside the generic ones
+
+    @property
+    def tests_template(self) -> str | None:
+        """The block's own tests, included into its rendered tests: templates/tests/<its template>."""
+        return f"tests/{self.template}" if self.extra_tests else None
 
     @property
     def helpers(self) -> tuple[str, ...]:
@@ -415,12 +457,10 @@ class BlockSpec:
         for rule in self.rules:
             rule.check(values)
         for p in self.params.values():
-            if p.divides and values.get(p.name) and values.get(p.divides) is not None:
-                if values[p.divides] % values[p.name]:
-                    raise ParamError(
-                        f"{p.name}: {p.divides} ({values[p.divides]}) must be divisible "
-                        f"by {p.name} ({values[p.name]})"
-                    )
+            for c, bound in p.bounds():
+                if c.scope == "relation" and values.get(p.name) and values.get(bound) is not None:
+                    if evaluate(c.condition("broken", p.name, bound), values):
+                        raise ParamError(f"{p.name}: " + c.error(p.name, bound, values[p.name], values[bound]))
 
     def map_sizes(self, values: dict[str, Any]) -> str | None:
         """The map-size rule for these values in words, with the square maps it takes; None when any map fits."""
@@ -539,7 +579,12 @@ def _cli_value(value: Any) -> str:
 def evaluate(expression: str, scope: dict[str, Any]) -> Any:
     """Evaluate a catalog expression (formula, output width) over parameter values."""
     # The scope is the globals so that generator expressions see parameters and functions too.
-    return eval(compile(expression, "<formula>", "eval"), {"__builtins__": {}, **scope})  # noqa: S307
+    return eval(_compiled(expression), {"__builtins__": {}, **scope})  # noqa: S307
+
+
+@functools.lru_cache(maxsize=None)
+def _compiled(expression: str) -> CodeType:
+    return compile(expression, "<formula>", "eval")
 
 
 # -- loading ---------------------------------------------------------------------------
@@ -578,16 +623,15 @@ class _Entry:
 _ENTRY_KEYS = {
     "id", "class", "module", "aliases", "summary", "description", "category", "paper",
     "role", "template", "uses", "placement", "input", "output", "params", "param_count",
-    "tests", "invalid", "export_xfail", "identity", "rules", "insert_at", "map_size",
+    "tests", "invalid", "export_xfail", "identity", "rules", "insert_at", "map_size", "extra_tests",
 }  # fmt: skip
-_PARAM_KEYS = {
-    "type", "doc", "default", "optional", "min", "max", "above", "below", "allow_inf", "choices", "divides", "odd",
-    "min_items", "pair",
-}  # fmt: skip
+_PARAM_KEYS = {"type", "doc", "default", "optional", "allow_inf", "pair"} | {c.key for c in CONSTRAINTS}
 
 
-def load_entry(path: Path, templates: set[str] | None = None, helpers: set[str] | None = None) -> BlockSpec:
-    """Read and validate one catalog file."""
+def load_entry(
+    path: Path, templates: set[str] | None = None, helpers: set[str] | None = None, tests: set[str] | None = None
+) -> BlockSpec:
+    """Read and validate one catalog file; the known block, helper and tests templates, where given, are checked."""
     try:
         table = tomllib.loads(path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as error:
@@ -622,6 +666,7 @@ def load_entry(path: Path, templates: set[str] | None = None, helpers: set[str] 
             raise entry.fail("uses", f"no helper template {helper!r} in templates/helpers/")
 
     utility = role == "utility"  # a function: no constructor, tests of its own
+    extra_tests = _load_extra_tests(entry, template, tests, utility)
     params = _load_params(entry.sub("params", {}))
     contracts = [_load_contract(entry.sub(key, {} if utility else _MISSING), params, key == "input") for key in ("input", "output")]
     inputs, outputs = contracts
@@ -656,6 +701,7 @@ def load_entry(path: Path, templates: set[str] | None = None, helpers: set[str] 
         identity=_load_identity(entry, params),
         path=path,
         map_size=_load_map_size(entry, params),
+        extra_tests=extra_tests,
     )
     if not spec.tests and not utility:
         raise entry.fail("tests", "needs at least one [[tests]] case")
@@ -694,6 +740,18 @@ def _one_of(entry: _Entry, key: str, choices: tuple[str, ...], default: str) -> 
     if value not in choices:
         raise entry.fail(key, f"must be one of {', '.join(choices)}; got {value!r}")
     return value
+
+
+def _load_extra_tests(entry: _Entry, template: str, tests: set[str] | None, utility: bool) -> bool:
+    """Whether the block has tests of its own; declared and on disk must agree, so that none are dropped."""
+    extra = entry.get("extra_tests", bool, True)
+    if utility and not extra:
+        raise entry.fail("extra_tests", "a utility has no generic tests: it needs its own")
+    if tests is not None and extra and template not in tests:
+        raise entry.fail("extra_tests", f"no template tests/{template}: write the block's own tests, or set extra_tests = false")
+    if tests is not None and not extra and template in tests:
+        raise entry.fail("extra_tests", f"is false, but templates/tests/{template} exists: drop the one or the other")
+    return extra
 
 
 def _load_identity(entry: _Entry, params: dict[str, Param]) -> str | None:
@@ -910,8 +968,15 @@ class Catalog:
 def load_catalog(directory: Path | None = None) -> Catalog:
     """Load and validate every entry of the catalog."""
     directory = directory or catalog_dir()
-    templates, helpers = _known_templates()
-    return Catalog([load_entry(p, templates, helpers) for p in sorted(directory.glob("*.toml"))])
+    templates, helpers, tests = _known_templates()
+    specs = [load_entry(p, templates, helpers, tests) for p in sorted(directory.glob("*.toml"))]
+    orphans = tests - {spec.template for spec in specs if spec.extra_tests}
+    if orphans:
+        raise CatalogError(
+            f"templates/tests/{min(orphans)} belongs to no catalog entry: name it after its block's template "
+            "(templates/tests/<id>.py.j2), or remove it"
+        )
+    return Catalog(specs)
 
 
 def find(name: str) -> BlockSpec:
@@ -922,10 +987,12 @@ def find(name: str) -> BlockSpec:
     return load_catalog().get(name)
 
 
-def _known_templates() -> tuple[set[str], set[str]]:
+def _known_templates() -> tuple[set[str], set[str], set[str]]:
+    """The block, helper and per-block tests templates there are."""
     from plugforge.resources import templates_dir
 
     templates = templates_dir()
     blocks = {p.name for p in (templates / "blocks").glob("*.j2")}
     helpers = {p.name.removesuffix(".py.j2") for p in (templates / "helpers").glob("*.py.j2")}
-    return blocks, helpers
+    tests = {p.name for p in (templates / "tests").glob("*.j2")}
+    return blocks, helpers, tests

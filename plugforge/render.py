@@ -101,19 +101,24 @@ def header(spec: BlockSpec, values: dict[str, Any], tests_import: str | None = N
 def _render_block(env: jinja2.Environment, spec: BlockSpec, values: dict[str, Any], packaged: bool) -> str:
     helpers = [_template(env, f"helpers/{name}.py.j2", {}) for name in spec.helpers]
     parts = [] if packaged else helpers
-    context = {
-        "cls": Code(spec.class_name),
-        "docstring": Code(docstring(spec, values)),
-        "checks": Code(constraint_checks(spec)),
-        **{name: PyStr(v) if isinstance(v, str) else v for name, v in values.items()},
-    }
-    parts.append(_template(env, f"blocks/{spec.template}", context))
+    parts.append(block_code(env, spec, values))
     body = "\n\n".join(part.strip("\n") for part in parts)
     imports = _imports_for(body)
     if packaged and helpers:
         imports += ["", f"from ._helpers import {', '.join(_defined_names(helpers))}"]
     source = "\n".join([header(spec, values, packaged=packaged), *imports, "", "", body, ""])
     return provenance.stamp(_format(source, f"{spec.id} block"))
+
+
+def block_code(env: jinja2.Environment, spec: BlockSpec, values: dict[str, Any]) -> str:
+    """The entry's template rendered for ``values``: the block's code before imports, helpers and formatting."""
+    context = {
+        "cls": Code(spec.class_name),
+        "docstring": Code(docstring(spec, values)),
+        "checks": Code(constraint_checks(spec)),
+        **{name: PyStr(v) if isinstance(v, str) else v for name, v in values.items()},
+    }
+    return _template(env, f"blocks/{spec.template}", context)
 
 
 def _defined_names(sources: list[str]) -> list[str]:
@@ -151,7 +156,7 @@ def _render_tests(env: jinja2.Environment, spec: BlockSpec, values: dict[str, An
         "identity": spec.identity,
         "multi_input": spec.multi_input,
         "multi_output": spec.multi_output,
-        "extra": f"tests/{spec.template.removesuffix('.py.j2')}.py.j2",
+        "extra": spec.tests_template,
     }
     skeleton = "test_utility.py.j2" if spec.role == "utility" else "test_block.py.j2"
     source = header(spec, values, tests_import=tests_import) + "\n" + _template(env, skeleton, context)
@@ -257,55 +262,22 @@ def constraint_checks(spec: BlockSpec) -> str:
 
 
 def _violations(p: Param) -> list[tuple[str, ...]]:
-    """(condition, message, message continued...) per rule the parameter can break."""
-    name, found = p.name, []
-    if p.is_list:
-        if p.min_items is not None:
-            items = "item" if p.min_items == 1 else "items"
-            found.append((f"len({name}) < {p.min_items}", f"{name} needs at least {p.min_items} {items}, got {{{name}}}"))
-        item_rules = _scalar_rules(p, "v")
-        if item_rules:
-            condition = " or ".join(item_rules)
-            found.append((f"any({condition} for v in {name})", f"every {name} item must be {_rule_text(p)}, got {{{name}}}"))
-        return found
-    rules = _scalar_rules(p, name)
-    if rules:
-        found.append((" or ".join(rules), f"{name} must be {_rule_text(p)}, got {{{name}!r}}"))
-    if p.divides:
-        # The message names a value that works: the largest common divisor.
-        found.append((
-            f"{p.divides} % {name}",
-            f"{p.divides} ({{{p.divides}}}) must be divisible by {name} ({{{name}}}); ",
-            f"e.g. {name}={{math.gcd({p.divides}, {name})}}",
-        ))  # fmt: skip
+    """(condition, message, message continued...) per check of the parameter, from the catalog's constraints."""
+    name, bounds = p.name, p.bounds()
+    found = [(c.condition("broken", name, b), c.error(name, b, f"{{{name}}}")) for c, b in bounds if c.scope == "length"]
+    items = [(c, b) for c, b in bounds if c.scope == "item"]
+    if items:  # one check of every bound on a value, whose message names them all
+        condition = " or ".join(c.condition("broken", "v" if p.is_list else name, b) for c, b in items)
+        words = " and ".join(c.words(b) for c, b in items)
+        if p.is_list:
+            found.append((f"any({condition} for v in {name})", f"every {name} item must be {words}, got {{{name}}}"))
+        else:
+            found.append((condition, f"{name} must be {words}, got {{{name}!r}}"))
+    for c, b in bounds:
+        if c.scope == "relation":  # the message names a value that works: the largest common divisor
+            message = c.error(name, b, f"{{{name}}}", f"{{{b}}}")
+            found.append((c.condition("broken", name, b), f"{message}; ", f"e.g. {name}={{math.gcd({b}, {name})}}"))
     return found
-
-
-def _scalar_rules(p: Param, var: str) -> list[str]:
-    rules = []
-    if p.min is not None:
-        rules.append(f"{var} < {p.min!r}")
-    if p.max is not None:
-        rules.append(f"{var} > {p.max!r}")
-    if p.above is not None:
-        rules.append(f"{var} <= {p.above!r}")
-    if p.below is not None:
-        rules.append(f"{var} >= {p.below!r}")
-    if p.odd:
-        rules.append(f"{var} % 2 == 0")
-    if p.choices:
-        rules.append(f"{var} not in {tuple(p.choices)!r}")
-    return rules
-
-
-def _rule_text(p: Param) -> str:
-    parts = [f">= {p.min!r}"] if p.min is not None else []
-    parts += [f"<= {p.max!r}"] if p.max is not None else []
-    parts += [f"> {p.above!r}"] if p.above is not None else []
-    parts += [f"< {p.below!r}"] if p.below is not None else []
-    parts += ["odd"] if p.odd else []
-    parts += ["one of " + ", ".join(repr(c) for c in p.choices)] if p.choices else []
-    return " and ".join(parts)
 
 
 def invalid_cases(spec: BlockSpec) -> list[tuple[dict[str, Any], str]]:
@@ -325,19 +297,10 @@ def invalid_cases(spec: BlockSpec) -> list[tuple[dict[str, Any], str]]:
 
 
 def _bad_values(p: Param, current: Any) -> list[Any]:
-    bad: list[Any] = []
+    """One value per constraint of the table that breaks it, the other items kept (a short list last)."""
     if p.is_list and current is None:
         current = []  # an optional list left unset: build bad values from scratch
-    scalar = current[0] if p.is_list and current else current
-    for bound, step in ((p.min, -1), (p.max, 1), (p.above, 0), (p.below, 0)):
-        if bound is not None:
-            wrong = bound + step if p.item_type == "int" else bound + step * 0.5
-            bad.append([wrong, *current[1:]] if p.is_list else wrong)
-    if p.choices:
-        bad.append("not-a-choice")
-    if p.odd:
-        odd = scalar if scalar is not None else int(p.min or 1) | 1
-        bad.append([odd + 1, *current[1:]] if p.is_list else odd + 1)
-    if p.is_list and p.min_items:
-        bad.append(list(current[: p.min_items - 1]))
-    return bad
+    item = current[0] if p.is_list and current else current
+    bad = [c.breaking(p, item) for c, _ in p.bounds() if c.scope == "item"]
+    bad = [[wrong, *current[1:]] for wrong in bad] if p.is_list else bad
+    return bad + [c.breaking(p, current) for c, _ in p.bounds() if c.scope == "length"]

@@ -87,6 +87,7 @@ def _add(
         rules=tuple((rule.require, rule.why) for rule in spec.all_rules()) + resampling.factor_rule(spec),
         settings={name: literal(value) for name, value in values.items()},
         resample=spec.resample,
+        sequences=tuple(name for name, param in spec.params.items() if param.is_list),
     )
     resizing = bool(after or before) and spec.role == "replace" and resampling.changes_size(spec, values)
     if resizing:

@@ -143,6 +143,35 @@ def test_missing_template_or_helper_is_reported(tmp_path):
         load_entry(path, templates={"toy.py.j2"}, helpers=set())
 
 
+def test_a_blocks_own_tests_must_be_where_its_entry_says(tmp_path):
+    path = write(tmp_path, VALID)
+    with pytest.raises(CatalogError, match="toy.toml: extra_tests: no template tests/toy.py.j2: write the block's own tests"):
+        load_entry(path, templates={"toy.py.j2"}, helpers=set(), tests={"tyo.py.j2"})
+    assert load_entry(path, templates={"toy.py.j2"}, helpers=set(), tests={"toy.py.j2"}).tests_template == "tests/toy.py.j2"
+    none = write(tmp_path, VALID.replace('role = "insert"', 'role = "insert"\nextra_tests = false'))
+    assert load_entry(none, templates={"toy.py.j2"}, helpers=set(), tests=set()).tests_template is None
+    with pytest.raises(CatalogError, match="extra_tests: is false, but templates/tests/toy.py.j2 exists"):
+        load_entry(none, templates={"toy.py.j2"}, helpers=set(), tests={"toy.py.j2"})
+    utility = write(tmp_path, VALID.replace('role = "insert"', 'role = "utility"\nextra_tests = false'))
+    with pytest.raises(CatalogError, match="extra_tests: a utility has no generic tests"):
+        load_entry(utility)
+
+
+def test_a_tests_template_of_no_entry_is_an_error_naming_it(tmp_path, monkeypatch):
+    templates = tmp_path / "templates"
+    for folder in ("blocks", "helpers", "tests"):
+        (templates / folder).mkdir(parents=True)
+    for name in ("blocks/toy.py.j2", "tests/toy.py.j2", "tests/tyo.py.j2"):
+        (templates / name).write_text("")
+    monkeypatch.setattr(resources, "templates_dir", lambda: templates)
+    (tmp_path / "catalog").mkdir()
+    write(tmp_path / "catalog", VALID)
+    with pytest.raises(CatalogError, match="templates/tests/tyo.py.j2 belongs to no catalog entry"):
+        load_catalog(tmp_path / "catalog")
+    (templates / "tests" / "tyo.py.j2").unlink()
+    assert load_catalog(tmp_path / "catalog").get("toy").tests_template == "tests/toy.py.j2"
+
+
 def test_duplicate_alias_is_rejected(tmp_path):
     first = load_entry(write(tmp_path, VALID.replace('role = "insert"', 'role = "insert"\naliases = ["shared"]')))
     second = load_entry(

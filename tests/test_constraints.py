@@ -13,7 +13,7 @@ import re
 
 import pytest
 
-from plugforge.catalog import literal, load_catalog
+from plugforge.catalog import evaluate, literal, load_catalog
 from plugforge.errors import ParamError
 from plugforge.render import render
 from tests.conftest import invoke
@@ -78,6 +78,29 @@ def test_declared_constraints_match_the_constructor(spec, tmp_path):
                 said = f"catalog {'accepts' if declared else 'refuses'}, constructor {'accepts' if built else 'refuses'}"
                 disagree.append(f"{name}={literal(value)}: {said}")
     assert not disagree, f"{spec.id}: declare the constructor's checks in catalog/{spec.id}.toml\n" + "\n".join(disagree)
+
+
+@pytest.mark.parametrize("spec", load_catalog().specs, ids=lambda s: s.id)
+def test_each_constraint_holds_exactly_where_it_is_not_broken_and_its_breaking_value_breaks_it(spec):
+    """A row of CONSTRAINTS writes its condition twice (holds, broken): they must be each other's negation."""
+    values = {**spec.defaults(), **(spec.tests[0].params if spec.tests else {})}
+    for param in spec.params.values():
+        current = values.get(param.name)
+        for c, bound in param.bounds():
+            if c.scope == "relation":
+                for x, b in [(1, 4), (3, 4), (4, 4), (8, 4)]:
+                    scope = {param.name: x, bound: b}
+                    assert evaluate(c.condition("holds", param.name, bound), scope) != bool(
+                        evaluate(c.condition("broken", param.name, bound), scope)
+                    ), (spec.id, c.key, scope)
+                continue
+            items = {"int": list(range(-1, 9)), "float": [-1.0, 0.0, 0.25, 0.5, 1.0, 1.5, 8.0], "str": ["a", *param.choices]}
+            for value in [list(range(n)) for n in range(5)] if c.scope == "length" else items[param.item_type]:
+                held = evaluate(c.condition("holds", "x", bound), {"len": len, "x": value})
+                assert held != c.breaks(bound, value), (spec.id, c.key, value)
+            item = current[0] if param.is_list and current else None if param.is_list else current
+            wrong = c.breaking(param, item if c.scope == "item" else list(current or []))
+            assert c.breaks(bound, wrong), f"{spec.id}.{param.name}: {c.key}'s breaking value {wrong!r} does not break it"
 
 
 @pytest.mark.parametrize("text", ["nan", "inf", "-inf", "Infinity", "NaN"])

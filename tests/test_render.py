@@ -1,13 +1,14 @@
 """Rendering: values reach code only through repr(), templates are strict, output is stable."""
 
+import ast
 import json
 import textwrap
 
 import pytest
 
 from plugforge import __version__, render as render_module
-from plugforge.catalog import load_entry
-from plugforge.errors import RenderError
+from plugforge.catalog import literal, load_catalog, load_entry
+from plugforge.errors import ParamError, RenderError
 from plugforge.render import Code, PyStr, _finalize, header, render
 from tests.test_catalog import VALID
 
@@ -38,6 +39,8 @@ def toy(tmp_path, monkeypatch):
     (templates / "helpers").mkdir()
     (templates / "blocks" / "toy.py.j2").write_text(TOY_TEMPLATE)
     (templates / "helpers" / "helper.py.j2").write_text(HELPER)
+    (templates / "tests").mkdir()
+    (templates / "tests" / "toy.py.j2").write_text("")  # the toy's own tests: none
     real = render_module.templates_dir()
     for skeleton in ("test_block.py.j2", "test_utility.py.j2"):
         (templates / skeleton).write_text((real / skeleton).read_text())
@@ -192,7 +195,6 @@ def test_utility_entries_render_a_function_and_its_own_tests(toy, tmp_path):
         'def {{ cls }}(module: nn.Module) -> nn.Module:\n    """Zero every bias.\n\n    https://arxiv.org/abs/2001.00001\n    """\n'
         "    for m in module.modules():\n        if getattr(m, 'bias', None) is not None:\n            nn.init.zeros_(m.bias)\n    return module\n"
     )
-    (templates / "tests").mkdir()
     (templates / "tests" / "toy.py.j2").write_text(
         "\n\ndef test_biases_are_zeroed():\n    conv = {{ cls }}(nn.Conv2d(2, 3, 1))\n    assert torch.count_nonzero(conv.bias) == 0\n"
     )
@@ -205,3 +207,62 @@ def test_utility_entries_render_a_function_and_its_own_tests(toy, tmp_path):
     assert "def zero_biases(module: nn.Module) -> nn.Module:" in files.block
     result = _run_rendered(tmp_path, {"toy.py": files.block, "test_toy.py": files.tests})
     assert result.returncode == 0 and "1 passed" in result.stdout, result.stdout + result.stderr
+
+
+def test_a_declared_tests_template_that_is_missing_fails_the_render_naming_it(toy):
+    spec, templates = toy
+    (templates / "tests" / "toy.py.j2").unlink()
+    with pytest.raises(RenderError, match="tests/toy.py.j2"):
+        render(spec, spec.defaults())
+    assert render(spec, spec.defaults(), with_tests=False).block
+
+
+def _constructor(code, class_name):
+    """``(names, {name: default source})`` of the class's ``__init__`` after ``self``."""
+    cls = next(n for n in ast.parse(code).body if isinstance(n, ast.ClassDef) and n.name == class_name)
+    init = next(n for n in cls.body if isinstance(n, ast.FunctionDef) and n.name == "__init__").args
+    positional = init.posonlyargs + init.args
+    defaults = dict(zip([a.arg for a in positional][len(positional) - len(init.defaults):], init.defaults))
+    defaults |= {a.arg: d for a, d in zip(init.kwonlyargs, init.kw_defaults) if d is not None}
+    names = [a.arg for a in positional[1:] + init.kwonlyargs]
+    return names, {name: ast.unparse(node) for name, node in defaults.items()}
+
+
+@pytest.mark.parametrize("spec", [s for s in load_catalog().specs if s.role != "utility"], ids=lambda s: s.id)
+def test_each_templates_constructor_takes_its_entrys_parameters_in_order_with_their_defaults(spec):
+    """The template writes the signature, the entry declares it: both agree, for the defaults and for other values."""
+    env = render_module.environment()
+    others = [{name: value} for name, p in spec.params.items() if not p.required for value in _another(p)]
+    for values in [spec.defaults()] + [{**spec.defaults(), **other} for other in others]:
+        names, defaults = _constructor(render_module.block_code(env, spec, values), spec.class_name)
+        where = f"templates/blocks/{spec.template} for {values}"
+        assert names == list(spec.params), f"{where}: the constructor takes {names}, catalog/{spec.id}.toml declares {list(spec.params)}"
+        expected = {name: _written(value) for name, value in values.items()}
+        assert defaults == expected, f"{where}: the constructor's defaults are not the values it was rendered for"
+
+
+def _another(p):
+    """A value other than the default that the parameter accepts (none where it accepts no other)."""
+    d = p.default
+    if p.type == "bool":
+        candidates = [not d]
+    elif p.type == "str":
+        candidates = [c for c in p.choices if c != d]
+    elif p.is_list:
+        candidates = [[x + 2 for x in d], list(d[:-1]), [*d, d[-1]]] if d else [[3] * (p.min_items or 1)]
+    elif d is None:
+        candidates = [int(p.min or 1) + step for step in range(4)] + [0.5, 1.5]
+    else:
+        candidates = [d + 2, d + 1, d - 1, d / 2]
+    for value in candidates:
+        try:
+            p.check(value)
+        except ParamError:
+            continue
+        return [value]
+    return []
+
+
+def _written(value):
+    """A value as a signature's default reads back through ast.unparse."""
+    return ast.unparse(ast.parse(literal(value), mode="eval").body)

@@ -21,6 +21,8 @@ class Block:
     ``settings``: every parameter's own value (default or ``--set``) as source.
     ``resample``: ``("down", factor)`` or ``("up", factor)`` for a block that changes the
     map size, the factor a parameter name or a literal (see ``resample``).
+    ``sequences`` names the parameters that take a sequence (MixConv's kernel
+    sizes): a replaced layer's int for one is its only item.
     """
 
     class_name: str
@@ -32,6 +34,7 @@ class Block:
     rules: tuple[tuple[str, str], ...] = ()
     settings: dict[str, str] = field(default_factory=dict)
     resample: tuple[str, str] | tuple[()] = ()
+    sequences: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -77,6 +77,8 @@ def _check_rules(owner: str, anchor: str, passed: dict, block: Block, layer_only
                 f"{block.class_name} takes {name} as an int or a square pair, but {anchor} gives "
                 f"{name}={from_layer[name]}; choose a layer with square sizes, or a block that takes others"
             )
+        if name in from_layer and name in block.sequences and isinstance(value, int):
+            values[name] = (value,)  # the layer's one size, as the block's parameter takes it
     undecided = []
     for rule, why in block.rules:
         names = names_in(rule)

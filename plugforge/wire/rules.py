@@ -30,12 +30,7 @@ _ARITHMETIC = {
 }  # fmt: skip
 
 
-def _length(value: object) -> int:
-    """len(), where a conv's int argument given for a list parameter (MixConv's kernel sizes) is one item."""
-    return 1 if isinstance(value, int) else len(value)  # type: ignore[arg-type]
-
-
-_FUNCTIONS = {"len": _length, "min": min, "max": max}
+_FUNCTIONS = {"len": len, "min": min, "max": max}
 
 
 @dataclass(frozen=True)

@@ -324,3 +324,19 @@ def test_replace_refuses_arguments_that_break_a_rule_of_the_block(constructor, e
 def test_replace_writes_arguments_that_keep_every_rule(constructor):
     text = SMALL.replace("self.body = nn.Conv2d(c, c, 3, padding=1)", f"self.conv = {constructor}")
     assert "self.conv = Conv3(" in wire(text, block=SAME_WIDTH, replace="conv").source
+
+
+MIXED = Block(
+    "MixConv", "replace", ("in_channels", "out_channels", "kernel_size"), {},
+    rules=(("len(kernel_size) <= min(in_channels, out_channels)", "one group per kernel size"),
+           ("len(kernel_size) >= 1", "")),
+    settings={"kernel_size": "(3, 5, 7)"}, sequences=("kernel_size",),
+)  # fmt: skip
+
+
+def test_a_layers_int_for_a_sequence_parameter_is_its_one_item():
+    text = SMALL.replace("self.body = nn.Conv2d(c, c, 3, padding=1)", "self.conv = nn.Conv2d(16, 16, 3, padding=1)")
+    assert "self.conv = MixConv(16, 16, kernel_size=3)" in wire(text, block=MIXED, replace="conv").source
+    wider = Block(**{**MIXED.__dict__, "rules": (("len(kernel_size) >= 2", "two kernel sizes at least"),)})
+    message = error_of(wire, text, block=wider, replace="conv")
+    assert "MixConv needs len(kernel_size) >= 2 (two kernel sizes at least), but conv gives kernel_size=3" in message
