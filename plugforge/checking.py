@@ -32,18 +32,14 @@ from torch import nn
 from plugforge.cache import default_block
 from plugforge.catalog import BlockSpec
 from plugforge.describe import columns
-from plugforge.errors import PlugforgeError
+from plugforge.errors import CheckError, MeasureError, PassError, PlugforgeError
 from plugforge.measure import (
-    WIDE, Figures, MeasureError, PassError, alternating, measure, prepare, resolve_device, resolve_dtype, threads,
+    WIDE, Figures, alternating, measure, prepare, resolve_device, resolve_dtype, threads,
 )  # fmt: skip
 from plugforge.project import folder_of
 
 DEFAULT_MIN_RUN_TIME = 0.5
 BENCH_INPUT = (2, 64, 56, 56)
-
-
-class CheckError(PlugforgeError):
-    """The model or block could not be imported, built or run; the message says where."""
 
 
 @dataclass(frozen=True)
