@@ -429,14 +429,15 @@ def _bench_measured(spec: BlockSpec, overrides: dict[str, str], shape: tuple[int
 
 
 def _check_benchable(spec: BlockSpec) -> None:
-    if spec.role == "fuse":
+    if spec.takes_one_map:
+        return
+    if spec.fuses:
         raise CheckError(
             f"{spec.id} fuses several feature maps, so bench cannot feed it one input; render it with `plugforge new {spec.id}`"
         )
-    if spec.role == "utility":
+    if spec.is_function:
         raise CheckError(f"{spec.id} is a utility function, not a layer; there is nothing to bench")
-    if spec.input.layout not in ("NCHW", "any"):
-        raise CheckError(f"{spec.id} works on {spec.input.layout} tensors; bench feeds (B, C, H, W) maps only")
+    raise CheckError(f"{spec.id} works on {spec.input.layout} tensors; bench feeds (B, C, H, W) maps only")
 
 
 def _own(spec: BlockSpec, overrides: dict[str, str]) -> dict[str, str]:

@@ -370,19 +370,21 @@ def read_source(model: Path) -> str:
 
 
 def _check_wireable(spec: BlockSpec) -> None:
-    if spec.role == "fuse":
+    """Refuse, naming what to do instead, a block that cannot go next to one layer of a CNN."""
+    if spec.takes_one_map:
+        return
+    if spec.fuses:
         raise PlugforgeError(
             f"{spec.id} fuses several feature maps, so it cannot be wired next to one layer; "
             f"render it with `plugforge new {spec.id}` and call it where your features meet "
             f"(`plugforge info {spec.id}` shows its inputs)"
         )
-    if spec.role == "utility":
+    if spec.is_function:
         raise PlugforgeError(f"{spec.id} is a utility function, not a layer; render it with `plugforge new {spec.id}`")
-    if spec.input.layout not in ("NCHW", "any"):
-        raise PlugforgeError(
-            f"{spec.id} works on {spec.input.layout} tensors, not on the (B, C, H, W) maps of a 2-D CNN; "
-            f"render it with `plugforge new {spec.id}` and call it where your data has that layout"
-        )
+    raise PlugforgeError(
+        f"{spec.id} works on {spec.input.layout} tensors, not on the (B, C, H, W) maps of a 2-D CNN; "
+        f"render it with `plugforge new {spec.id}` and call it where your data has that layout"
+    )
 
 
 def _identity_overrides(spec: BlockSpec, overrides: dict[str, str]) -> dict[str, str]:
