@@ -19,9 +19,10 @@ import subprocess
 import sys
 import tempfile
 import traceback
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -114,6 +115,15 @@ def check(file: Path, expr: str, shapes: tuple[tuple[int, ...], ...], settings: 
     measured = [_measured(version, expr, shapes, settings) for version in (other, current)]
     before, after = settings.alternately(measured)
     return compare_report(before, after, expr, shapes, settings, (other.label, current.label))
+
+
+def add_check(model: Path, expr: str, shapes: tuple[tuple[int, ...], ...]) -> Callable[[BlockSpec, dict], str]:
+    """``add --check EXPR --input SHAPE``: what to run once add has written its files, given the block and its values.
+
+    The model is read now, before add writes it, to be measured against the wired one.
+    """
+    original = model.read_bytes() if model.is_file() else b""
+    return partial(after_add, model, original, expr, shapes)
 
 
 def after_add(

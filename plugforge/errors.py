@@ -11,6 +11,10 @@ class PlugforgeError(Exception):
     """Base class: the CLI prints the message and exits with status 1."""
 
 
+class UsageError(PlugforgeError):
+    """Options that contradict each other or lack their partner: the CLI shows its usage and exits with status 2."""
+
+
 # -- the catalog and rendering ------------------------------------------------------------
 
 

@@ -71,21 +71,6 @@ class Figures:
         return self.latency_iqr_s / self.latency_s if self.latency_s else 0.0
 
 
-def parse_shape(text: str) -> tuple[int, ...]:
-    """``"2,64,56,56"`` or ``"2x64x56x56"`` as a tuple of positive ints; a clear ValueError otherwise."""
-    cleaned = text.strip().strip("()[]").replace("x", ",").replace("X", ",").replace("×", ",")
-    parts = [part.strip() for part in cleaned.split(",")]
-    if parts and parts[-1] == "":
-        parts.pop()  # "2,64," or "(2,)"
-    try:
-        shape = tuple(int(part) for part in parts)
-    except ValueError:
-        shape = ()
-    if not shape or any(size < 1 for size in shape):
-        raise MeasureError(f"{text!r} is not a shape; give positive sizes separated by commas or x, e.g. 2,64,56,56")
-    return shape
-
-
 def resolve_device(device: str) -> torch.device:
     """``cpu`` or ``cuda[:N]`` as a torch.device; a clear error when CUDA is not available."""
     try:
