@@ -376,12 +376,17 @@ class BlockSpec:
         """Every parameter that has a default, with it."""
         return {name: p.default for name, p in self.params.items() if not p.required}
 
-    def resolve(self, overrides: dict[str, str]) -> dict[str, Any]:
-        """Defaults updated with ``--set`` strings, parsed and checked."""
-        values = self.defaults()
+    def resolve(self, overrides: dict[str, str], known: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Defaults updated with ``--set`` strings, parsed and checked: the one place they become typed values.
+
+        ``known`` gives parameters without a default (the channels) their values, for a
+        caller that builds the block itself (`bench`); such a caller may ``--set`` them too.
+        Without it, they are passed where the block is constructed and cannot be set.
+        """
+        values = {**self.defaults(), **(known or {})}
         for name, text in overrides.items():
             param = self.param(name)
-            if param.required:
+            if param.required and known is None:
                 raise ParamError(
                     f"--set {name}: {name} has no default and is passed when the block is constructed "
                     f"(`plugforge add` infers it from your model); set only: {', '.join(self.defaults())}"

@@ -456,20 +456,14 @@ def _own(spec: BlockSpec, overrides: dict[str, str]) -> dict[str, str]:
 
 
 def _constructor_kwargs(spec: BlockSpec, overrides: dict[str, str], channels: int) -> dict[str, Any]:
-    """Defaults and --set values; the channel parameters from the input, other required ones from --set."""
-    required = {name: p for name, p in spec.params.items() if p.required}
-    values = spec.resolve({n: t for n, t in overrides.items() if n not in required})
-    for name, param in required.items():
-        if name in overrides:
-            values[name] = param.parse(overrides[name])
-        elif name in (spec.input.channels, "out_channels"):
-            values[name] = channels
-        else:
-            raise CheckError(
-                f"{spec.id} needs {name} ({param.doc.rstrip('.')}), which has no default; give --set {name}=VALUE"
-            )
-    spec.check_relations(values)  # now that the channels are known too
-    return {name: values[name] for name in spec.params if name in values}
+    """Defaults and --set values; parameters without a default from --set, else the input's channels."""
+    widths = (spec.input.channels, "out_channels")
+    values = spec.resolve(overrides, {name: channels for name, p in spec.params.items() if p.required and name in widths})
+    missing = [param for name, param in spec.params.items() if name not in values]
+    if missing:
+        name, doc = missing[0].name, missing[0].doc.rstrip(".")
+        raise CheckError(f"{spec.id} needs {name} ({doc}), which has no default; give --set {name}=VALUE")
+    return {name: values[name] for name in spec.params}
 
 
 # -- reports ------------------------------------------------------------------------------
