@@ -99,13 +99,13 @@ class Comparison:
 
 def skip_reason(spec: BlockSpec) -> str | None:
     """Why a block is not benchmarked at a single NCHW input, or None."""
-    if spec.role == "utility":
+    if spec.takes_one_map:
+        return UNFIT.get(spec.id)
+    if spec.is_function:
         return "a utility function, not a module"
-    if spec.multi_input or spec.role == "fuse":
+    if spec.fuses:
         return f"fuses several inputs ({', '.join(spec.input.names)})"
-    if spec.input.layout not in ("NCHW", "any"):
-        return f"takes {spec.input.layout} input"
-    return UNFIT.get(spec.id)
+    return f"takes {spec.input.layout} input"
 
 
 def select(ids: list[str] | None) -> tuple[list[BlockSpec], list[tuple[str, str]]]:

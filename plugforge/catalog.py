@@ -21,8 +21,8 @@ from typing import Any, Callable
 
 from plugforge.errors import CatalogError, ParamError, UnknownBlockError
 from plugforge.resources import catalog_dir
+from plugforge.roles import ROLES, WIRED
 
-ROLES = ("insert", "replace", "fuse", "layer", "utility")
 # Where `add` puts an insert block by default: after the last conv/norm of the main branch
 # (before the residual sum), or after the k x k conv (and its norm) of the main branch.
 INSERT_AT = ("end", "kxk")
@@ -50,6 +50,7 @@ CATEGORIES = (
     "utility",
 )
 LAYOUTS = ("NCHW", "NCL", "NCDHW", "BNC", "NHWC", "BCNT", "BTND", "any")
+MAP_LAYOUTS = ("NCHW", "any")  # the layouts that take the (B, C, H, W) map of a 2-D CNN
 PARAM_TYPES = ("int", "float", "bool", "str", "list[int]", "list[float]")
 
 # Names a parameter-count formula may call, besides the entry's parameters.
@@ -428,12 +429,17 @@ class BlockSpec:
         """Every parameter that has a default, with it."""
         return {name: p.default for name, p in self.params.items() if not p.required}
 
-    def resolve(self, overrides: dict[str, str]) -> dict[str, Any]:
-        """Defaults updated with ``--set`` strings, parsed and checked."""
-        values = self.defaults()
+    def resolve(self, overrides: dict[str, str], known: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Defaults updated with ``--set`` strings, parsed and checked: the one place they become typed values.
+
+        ``known`` gives parameters without a default (the channels) their values, for a
+        caller that builds the block itself (`bench`); such a caller may ``--set`` them too.
+        Without it, they are passed where the block is constructed and cannot be set.
+        """
+        values = {**self.defaults(), **(known or {})}
         for name, text in overrides.items():
             param = self.param(name)
-            if param.required:
+            if param.required and known is None:
                 raise ParamError(
                     f"--set {name}: {name} has no default and is passed when the block is constructed "
                     f"(`plugforge add` infers it from your model); set only: {', '.join(self.defaults())}"
@@ -563,6 +569,28 @@ class BlockSpec:
     @property
     def multi_input(self) -> bool:
         return bool(self.input.names)
+
+    # -- what the block can be used for: each caller words its own refusal ------------------
+
+    @property
+    def is_function(self) -> bool:
+        """A utility function (``fuse_conv_bn``), not an nn.Module."""
+        return self.role == "utility"
+
+    @property
+    def fuses(self) -> bool:
+        """It combines several feature maps (role fuse, or named inputs), so no single layer feeds it."""
+        return self.role == "fuse" or self.multi_input
+
+    @property
+    def takes_maps(self) -> bool:
+        """Its input is the (B, C, H, W) map of a 2-D CNN (layout NCHW, or any layout)."""
+        return self.input.layout in MAP_LAYOUTS
+
+    @property
+    def takes_one_map(self) -> bool:
+        """A module called on one (B, C, H, W) map: what `add` wires next to a layer and `bench` measures."""
+        return self.role in WIRED and not self.fuses and self.takes_maps
 
     @property
     def multi_output(self) -> bool:

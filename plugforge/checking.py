@@ -19,9 +19,10 @@ import subprocess
 import sys
 import tempfile
 import traceback
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -32,18 +33,14 @@ from torch import nn
 from plugforge.cache import default_block
 from plugforge.catalog import BlockSpec
 from plugforge.describe import columns
-from plugforge.errors import PlugforgeError
+from plugforge.errors import CheckError, MeasureError, PassError, PlugforgeError
 from plugforge.measure import (
-    WIDE, Figures, MeasureError, PassError, alternating, measure, prepare, resolve_device, resolve_dtype, threads,
+    WIDE, Figures, alternating, measure, prepare, resolve_device, resolve_dtype, threads,
 )  # fmt: skip
 from plugforge.project import folder_of
 
 DEFAULT_MIN_RUN_TIME = 0.5
 BENCH_INPUT = (2, 64, 56, 56)
-
-
-class CheckError(PlugforgeError):
-    """The model or block could not be imported, built or run; the message says where."""
 
 
 @dataclass(frozen=True)
@@ -118,6 +115,15 @@ def check(file: Path, expr: str, shapes: tuple[tuple[int, ...], ...], settings: 
     measured = [_measured(version, expr, shapes, settings) for version in (other, current)]
     before, after = settings.alternately(measured)
     return compare_report(before, after, expr, shapes, settings, (other.label, current.label))
+
+
+def add_check(model: Path, expr: str, shapes: tuple[tuple[int, ...], ...]) -> Callable[[BlockSpec, dict], str]:
+    """``add --check EXPR --input SHAPE``: what to run once add has written its files, given the block and its values.
+
+    The model is read now, before add writes it, to be measured against the wired one.
+    """
+    original = model.read_bytes() if model.is_file() else b""
+    return partial(after_add, model, original, expr, shapes)
 
 
 def after_add(
@@ -445,14 +451,15 @@ def _bench_measured(spec: BlockSpec, overrides: dict[str, str], shape: tuple[int
 
 
 def _check_benchable(spec: BlockSpec) -> None:
-    if spec.role == "fuse":
+    if spec.takes_one_map:
+        return
+    if spec.fuses:
         raise CheckError(
             f"{spec.id} fuses several feature maps, so bench cannot feed it one input; render it with `plugforge new {spec.id}`"
         )
-    if spec.role == "utility":
+    if spec.is_function:
         raise CheckError(f"{spec.id} is a utility function, not a layer; there is nothing to bench")
-    if spec.input.layout not in ("NCHW", "any"):
-        raise CheckError(f"{spec.id} works on {spec.input.layout} tensors; bench feeds (B, C, H, W) maps only")
+    raise CheckError(f"{spec.id} works on {spec.input.layout} tensors; bench feeds (B, C, H, W) maps only")
 
 
 def _own(spec: BlockSpec, overrides: dict[str, str]) -> dict[str, str]:
@@ -461,20 +468,14 @@ def _own(spec: BlockSpec, overrides: dict[str, str]) -> dict[str, str]:
 
 
 def _constructor_kwargs(spec: BlockSpec, overrides: dict[str, str], channels: int) -> dict[str, Any]:
-    """Defaults and --set values; the channel parameters from the input, other required ones from --set."""
-    required = {name: p for name, p in spec.params.items() if p.required}
-    values = spec.resolve({n: t for n, t in overrides.items() if n not in required})
-    for name, param in required.items():
-        if name in overrides:
-            values[name] = param.parse(overrides[name])
-        elif name in (spec.input.channels, "out_channels"):
-            values[name] = channels
-        else:
-            raise CheckError(
-                f"{spec.id} needs {name} ({param.doc.rstrip('.')}), which has no default; give --set {name}=VALUE"
-            )
-    spec.check_relations(values)  # now that the channels are known too
-    return {name: values[name] for name in spec.params if name in values}
+    """Defaults and --set values; parameters without a default from --set, else the input's channels."""
+    widths = (spec.input.channels, "out_channels")
+    values = spec.resolve(overrides, {name: channels for name, p in spec.params.items() if p.required and name in widths})
+    missing = [param for name, param in spec.params.items() if name not in values]
+    if missing:
+        name, doc = missing[0].name, missing[0].doc.rstrip(".")
+        raise CheckError(f"{spec.id} needs {name} ({doc}), which has no default; give --set {name}=VALUE")
+    return {name: values[name] for name in spec.params}
 
 
 # -- reports ------------------------------------------------------------------------------

@@ -13,15 +13,18 @@ import click
 
 from plugforge import __version__, describe
 from plugforge.catalog import find, load_catalog
-from plugforge.errors import PlugforgeError
+from plugforge.errors import PlugforgeError, UsageError
+from plugforge.shapes import parse_shape
 
 
-class _Group(click.Group):
-    """Turns the tool's own errors into a clean message and exit code 1."""
+class _Command(click.Command):
+    """Turns the tool's own errors into a clean message: exit code 1, or 2 with the usage for a ``UsageError``."""
 
     def invoke(self, ctx: click.Context):
         try:
             return super().invoke(ctx)
+        except UsageError as error:  # options that contradict each other, or lack their partner
+            raise click.UsageError(str(error), ctx) from None
         except PlugforgeError as error:
             raise click.ClickException(str(error)) from None
         except ModuleNotFoundError as error:
@@ -30,20 +33,68 @@ class _Group(click.Group):
             raise click.ClickException(NO_TORCH) from None
 
 
+class _Group(click.Group):
+    """Lists the commands in sections, by what they are for."""
+
+    command_class = _Command
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        listed = [name for names in SECTIONS.values() for name in names]
+        others = [name for name in self.list_commands(ctx) if name not in listed]
+        width = max(map(len, self.list_commands(ctx)))
+        for title, names in {**SECTIONS, **({"Other commands": others} if others else {})}.items():
+            with formatter.section(title):
+                formatter.write_dl([(name.ljust(width), self.commands[name].get_short_help_str(200)) for name in names])
+
+
+# The sections of `plugforge --help`, in order: each command's one-line summary (short_help) must fit its row.
+SECTIONS = {
+    "Blocks": ["list", "info", "new", "vendor"],
+    "Wiring": ["add", "remove", "anchors", "remap"],
+    "Measuring": ["check", "bench"],
+    "Your files": ["diff", "update"],
+}
+
 NO_TORCH = (
     "this command runs a model, so it needs PyTorch, which is not installed for this Python; install it "
     "(pip install torch, or the build for your GPU from https://pytorch.org/get-started/locally/) and run again"
 )
 
 
-def _parse_sets(values: tuple[str, ...]) -> dict[str, str]:
-    overrides = {}
-    for item in values:
-        name, sep, text = item.partition("=")
+class _Setting(click.ParamType):
+    """``--set NAME=VALUE``: the pair ``(name, value text)``; the value is read against the block's parameter later."""
+
+    name = "NAME=VALUE"
+
+    def convert(self, value, param, ctx) -> tuple[str, str]:
+        if isinstance(value, tuple):
+            return value
+        name, sep, text = value.partition("=")
         if not sep or not name.strip():
-            raise click.BadParameter(f"expected NAME=VALUE, e.g. --set reduction=8; got {item!r}", param_hint="--set")
-        overrides[name.strip()] = text
-    return overrides
+            _fail(f"expected NAME=VALUE, e.g. --set reduction=8; got {value!r}", param, ctx)
+        return name.strip(), text
+
+
+class _Shape(click.ParamType):
+    """``--input 2,64,56,56`` (or ``2x64x56x56``): a tuple of positive sizes."""
+
+    name = "SHAPE"
+
+    def convert(self, value, param, ctx) -> tuple[int, ...]:
+        if isinstance(value, tuple):
+            return value
+        try:
+            return parse_shape(value)
+        except ValueError as error:
+            _fail(str(error), param, ctx)
+
+
+SETTING, SHAPE = _Setting(), _Shape()
+
+
+def _fail(message: str, param: click.Parameter | None, ctx: click.Context | None):
+    """A bad value, shown as ``Invalid value for --input: ...`` (the option as the user typed it)."""
+    raise click.BadParameter(message, ctx, param, param_hint=param.opts[0] if param is not None else None)
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
@@ -59,7 +110,7 @@ def main() -> None:
     """
 
 
-@main.command("list")
+@main.command("list", short_help="List the blocks of the catalog.")
 @click.option("--category", "-c", help="Only blocks of this category (see the CATEGORY column).")
 @click.option("--identity-init", "identity", is_flag=True, help="Only blocks that can start as the identity.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
@@ -79,7 +130,7 @@ def list_blocks(category: str | None, identity: bool, as_json: bool) -> None:
         click.echo(describe.table(specs))
 
 
-@main.command()
+@main.command(short_help="Show a block's paper, parameters and examples.")
 @click.argument("block")
 def info(block: str) -> None:
     """Show a block's paper, parameters, shapes and example commands.
@@ -89,15 +140,15 @@ def info(block: str) -> None:
     click.echo(describe.info(find(block)))
 
 
-@main.command()
+@main.command(short_help="Render a block and its tests into a folder.")
 @click.argument("block")
 @click.option("-o", "--output", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=".",
               show_default=True, help="Directory to write the files into.")  # fmt: skip
-@click.option("--set", "sets", multiple=True, metavar="NAME=VALUE",
+@click.option("--set", "sets", multiple=True, type=SETTING,
               help="Set a hyperparameter, e.g. --set kernels=3,5,7. Repeatable.")  # fmt: skip
 @click.option("--no-tests", is_flag=True, help="Do not write test_<block>.py.")
 @click.option("--force", is_flag=True, help="Overwrite files that differ from the render.")
-def new(block: str, out_dir: Path, sets: tuple[str, ...], no_tests: bool, force: bool) -> None:
+def new(block: str, out_dir: Path, sets: tuple[tuple[str, str], ...], no_tests: bool, force: bool) -> None:
     """Render BLOCK into <block>.py and test_<block>.py.
 
     The files import only torch and are yours to edit. A file that already
@@ -111,13 +162,13 @@ def new(block: str, out_dir: Path, sets: tuple[str, ...], no_tests: bool, force:
     from plugforge.generate import new_block
 
     spec = find(block)
-    values = spec.resolve(_parse_sets(sets))
+    values = spec.resolve(dict(sets))
     for written in new_block(spec, values, out_dir, with_tests=not no_tests, force=force):
         click.echo(f"{written.status:>11}  {written.path}")
 
 
 
-@main.command()
+@main.command(short_help="Wire a block into a model (.py, notebook, YOLO YAML).")
 @click.argument("block")
 @click.option("--into", "model", required=True, type=click.Path(dir_okay=False, path_type=Path),
               help="The model's .py file (or .ipynb notebook) to rewrite.")  # fmt: skip
@@ -126,7 +177,7 @@ def new(block: str, out_dir: Path, sets: tuple[str, ...], no_tests: bool, force:
 @click.option("--before", metavar="ATTR", help="Insert before self.ATTR.")
 @click.option("--replace", metavar="ATTR", help="Replace self.ATTR (a conv or pooling layer) with the block.")
 @click.option("--name", help="Attribute name for the block. Default: the block id.")
-@click.option("--set", "sets", multiple=True, metavar="NAME=VALUE", help="Set a hyperparameter. Repeatable.")
+@click.option("--set", "sets", multiple=True, type=SETTING, help="Set a hyperparameter. Repeatable.")
 @click.option("--channels", metavar="EXPR", help="Channel expression to pass instead of the inferred one.")
 @click.option("--inline", is_flag=True, help="Put the block's code into the model file instead of blocks/.")
 @click.option("--cell", type=click.IntRange(min=1),
@@ -138,7 +189,7 @@ def new(block: str, out_dir: Path, sets: tuple[str, ...], no_tests: bool, force:
               help="Then build EXPR (e.g. 'Bottleneck(256, 64)') and run it at --input; undo everything if it fails.")  # fmt: skip
 @click.option("--build", "build_expr", metavar="EXPR",
               help="Where the source does not tell the channels: build EXPR (e.g. 'Bottleneck(256, 64)') and measure them.")  # fmt: skip
-@click.option("--input", "inputs", multiple=True, metavar="SHAPE",
+@click.option("--input", "shapes", multiple=True, type=SHAPE,
               help="Input shape for --check or --build, e.g. 2,256,56,56.")  # fmt: skip
 @click.option("--after-layer", metavar="NAME",
               help="YOLO YAML: after the module that occurs once (SPPF), its k-th (C2f:2), or `backbone`.")  # fmt: skip
@@ -153,9 +204,9 @@ def new(block: str, out_dir: Path, sets: tuple[str, ...], no_tests: bool, force:
               help="YOLO YAML: a checkpoint of the original model, remapped to the new rows into -o.")  # fmt: skip
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Where --weights writes the new checkpoint.")
 def add(block: str, model: Path, class_name: str | None, after: str | None, before: str | None,
-        replace: str | None, name: str | None, sets: tuple[str, ...], channels: str | None,
+        replace: str | None, name: str | None, sets: tuple[tuple[str, str], ...], channels: str | None,
         inline: bool, cell: int | None, identity_init: bool, dry_run: bool, check_expr: str | None,
-        build_expr: str | None, inputs: tuple[str, ...], after_layer: str | None, rewire: str | None,
+        build_expr: str | None, shapes: tuple[tuple[int, ...], ...], after_layer: str | None, rewire: str | None,
         in_place: bool, ultralytics: Path | None, patch_installed: bool, weights: Path | None,
         output: Path | None) -> None:  # fmt: skip
     """Wire BLOCK into the model class in the file given by --into.
@@ -195,17 +246,12 @@ def add(block: str, model: Path, class_name: str | None, after: str | None, befo
         raise click.UsageError("--weights writes a checkpoint, so it cannot run with --dry-run")
     yolo = {key: value for key, value in dict(after_layer=after_layer, rewire=rewire, in_place=in_place or None,
             ultralytics=ultralytics, patch_installed=patch_installed or None).items() if value is not None}  # fmt: skip
-
-    if sum(option is not None for option in (after, before, replace)) > 1:
-        raise click.UsageError("--after, --before and --replace choose the position: give only one of them")
-    if inputs and not (check_expr or build_expr):
-        raise click.UsageError("--input is the input shape for --check or --build; add one of them")
-    outcome = wiring.add(
-        find(block), _parse_sets(sets), model, class_name=class_name, after=after,
-        before=before, replace=replace, name=name, channels=channels, inline=inline,
-        identity_init=identity_init, cell=cell, dry_run=dry_run, check=_add_check(model, check_expr, inputs, dry_run),
-        build=build_expr, shapes=_shapes(inputs) if build_expr else (), yolo=yolo,
-    )  # fmt: skip
+    spec = find(block)
+    where = wiring.placement(name=name or spec.id, explicit_name=name is not None, class_name=class_name,
+                             after=after, before=before, replace=replace, channels=channels)  # fmt: skip
+    request = wiring.AddRequest(spec, model, where, dict(sets), inline=inline, identity_init=identity_init, cell=cell,
+                                dry_run=dry_run, check=check_expr, build=build_expr, shapes=shapes, yolo=yolo)  # fmt: skip
+    outcome = wiring.add(request)
     _report(outcome, dry_run)
     if outcome.report:
         click.echo(outcome.report)
@@ -213,7 +259,7 @@ def add(block: str, model: Path, class_name: str | None, after: str | None, befo
         _remap(weights, outcome.written, output, ultralytics)
 
 
-@main.command()
+@main.command(short_help="Move a YOLO checkpoint onto a YAML with new rows.")
 @click.argument("checkpoint", type=click.Path(dir_okay=False, exists=True, path_type=Path))
 @click.argument("model", type=click.Path(dir_okay=False, exists=True, path_type=Path))
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path), help="The new checkpoint.")
@@ -239,7 +285,7 @@ def _remap(checkpoint: Path, model: Path, output: Path, ultralytics: Path | None
     click.echo(yolo_weights.remap(checkpoint, model, output, ultralytics))
 
 
-@main.command()
+@main.command(short_help="Undo add: take a wired block out of a model.")
 @click.argument("name")
 @click.option("--from", "model", required=True, type=click.Path(dir_okay=False, path_type=Path),
               help="The model's .py file or notebook.")  # fmt: skip
@@ -265,12 +311,12 @@ def remove(name: str, model: Path, class_name: str | None, cell: int | None, dry
     _report(outcome, dry_run)
 
 
-@main.command()
+@main.command(short_help="List where in a model class a block can go.")
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--class", "class_name", metavar="CLASS", help="The nn.Module to inspect; optional when the file has one.")
 @click.option("--build", "build_expr", metavar="EXPR", help="Build EXPR to measure the channels the source cannot tell.")
-@click.option("--input", "inputs", multiple=True, metavar="SHAPE", help="Input shape for --build, e.g. 2,256,56,56.")
-def anchors(file: Path, class_name: str | None, build_expr: str | None, inputs: tuple[str, ...]) -> None:
+@click.option("--input", "shapes", multiple=True, type=SHAPE, help="Input shape for --build, e.g. 2,256,56,56.")
+def anchors(file: Path, class_name: str | None, build_expr: str | None, shapes: tuple[tuple[int, ...], ...]) -> None:
     """List the attributes of a model class that a block can be wired next to.
 
     For each: the inferred channel expression, how forward uses it, and its
@@ -282,9 +328,9 @@ def anchors(file: Path, class_name: str | None, build_expr: str | None, inputs: 
     if file.suffix in (".yaml", ".yml"):
         click.echo(describe.columns(wiring.yolo_layers(file)))
         return
-    if inputs and not build_expr:
+    if shapes and not build_expr:
         raise click.UsageError("--input is the input shape for --build; add --build EXPR")
-    found = wiring.anchors(file, class_name, build_expr, _shapes(inputs) if inputs else ())
+    found = wiring.anchors(file, class_name, build_expr, shapes)
     rows = [("ANCHOR", "CHANNELS", "USE IN FORWARD", "CONSTRUCTOR")]
     rows += [(a.name, a.channels or "?", a.uses, " ".join(a.constructor.split())) for a in found]
     click.echo(describe.columns(rows))
@@ -305,16 +351,16 @@ def _measure_options(command):
     return command
 
 
-@main.command()
+@main.command(short_help="Measure your model: outputs, cost, latency, memory.")
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--build", "expr", required=True, metavar="EXPR",
               help="The model to build, evaluated in FILE, e.g. 'Bottleneck(256, 64)' or 'resnet18()'.")  # fmt: skip
-@click.option("--input", "inputs", required=True, multiple=True, metavar="SHAPE",
+@click.option("--input", "shapes", required=True, multiple=True, type=SHAPE,
               help="Input shape, e.g. 2,256,56,56; one per forward argument. Repeatable.")  # fmt: skip
 @_measure_options
 @click.option("--against", metavar="REV_OR_FILE",
               help="Also measure another version (a file, or a git revision such as HEAD) and show ratios.")  # fmt: skip
-def check(file: Path, expr: str, inputs: tuple[str, ...], device: str, dtype: str, backward: bool,
+def check(file: Path, expr: str, shapes: tuple[tuple[int, ...], ...], device: str, dtype: str, backward: bool,
           threads: int | None, against: str | None) -> None:  # fmt: skip
     """Build a model from FILE, run it on random inputs, and report what it costs.
 
@@ -331,19 +377,19 @@ def check(file: Path, expr: str, inputs: tuple[str, ...], device: str, dtype: st
     from plugforge import checking
 
     settings = checking.Settings(device, dtype, backward, threads=threads)
-    click.echo(checking.check(file, expr, _shapes(inputs), settings, against))
+    click.echo(checking.check(file, expr, shapes, settings, against))
 
 
-@main.command()
+@main.command(short_help="Measure blocks: parameters, FLOPs, latency, memory.")
 @click.argument("block")
-@click.option("--set", "sets", multiple=True, metavar="NAME=VALUE",
+@click.option("--set", "sets", multiple=True, type=SETTING,
               help="Set a hyperparameter (of every compared block that has it). Repeatable.")  # fmt: skip
-@click.option("--input", "shape", default="2,64,56,56", show_default=True, metavar="SHAPE",
+@click.option("--input", "shape", default="2,64,56,56", show_default=True, type=SHAPE,
               help="The (B, C, H, W) input; C is the block's channel count.")  # fmt: skip
 @_measure_options
 @click.option("--compare", "others", multiple=True, metavar="ID",
               help="Other blocks for the same table, e.g. --compare eca,cbam. Repeatable.")  # fmt: skip
-def bench(block: str, sets: tuple[str, ...], shape: str, device: str, dtype: str, backward: bool,
+def bench(block: str, sets: tuple[tuple[str, str], ...], shape: tuple[int, ...], device: str, dtype: str, backward: bool,
           threads: int | None, others: tuple[str, ...]) -> None:  # fmt: skip
     """Measure BLOCK (rendered with its defaults) at one input: parameters, FLOPs, latency, memory.
 
@@ -359,32 +405,7 @@ def bench(block: str, sets: tuple[str, ...], shape: str, device: str, dtype: str
 
     specs = [find(name) for name in [block, *(n for group in others for n in group.split(",") if n.strip())]]
     settings = checking.Settings(device, dtype, backward, threads=threads)
-    click.echo(checking.bench(specs, _parse_sets(sets), _shapes((shape,))[0], settings))
-
-
-def _shapes(values: tuple[str, ...]) -> tuple[tuple[int, ...], ...]:
-    from plugforge.measure import parse_shape
-
-    try:
-        return tuple(parse_shape(value) for value in values)
-    except ValueError as error:
-        raise click.BadParameter(str(error), param_hint="--input") from None
-
-
-def _add_check(model: Path, expr: str | None, inputs: tuple[str, ...], dry_run: bool):
-    """``add --check``: the check to run once the files are written, or None."""
-    if expr is None:
-        return None
-    if not inputs:
-        raise click.UsageError("--check needs the input shape: add --input SHAPE, e.g. --input 2,256,56,56")
-    if dry_run:
-        raise click.UsageError("--check imports the wired files, so it cannot run with --dry-run")
-    if model.suffix != ".py":
-        raise click.UsageError(f"--check imports the model, so it needs a .py file, not {model.name}")
-    from plugforge import checking
-
-    shapes, original = _shapes(inputs), model.read_bytes() if model.is_file() else b""
-    return lambda spec, values: checking.after_add(model, original, expr, shapes, spec, values)
+    click.echo(checking.bench(specs, dict(sets), shape, settings))
 
 
 def _report(outcome, dry_run: bool) -> None:
@@ -394,7 +415,7 @@ def _report(outcome, dry_run: bool) -> None:
         click.echo(outcome.diff, nl=False)
 
 
-@main.command()
+@main.command(short_help="Render several blocks into one package.")
 @click.argument("blocks", nargs=-1, required=True)
 @click.option("-o", "--out", "out_dir", default="blocks", show_default=True, type=click.Path(file_okay=False, path_type=Path),
               help="The package folder to write.")  # fmt: skip
@@ -419,7 +440,7 @@ def vendor(blocks: tuple[str, ...], out_dir: Path, no_tests: bool, force: bool) 
         click.echo(f"{written.status:>11}  {written.path}")
 
 
-@main.command("diff")
+@main.command("diff", short_help="Show your edits to a rendered file.")
 @click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--upstream", is_flag=True, help="Show what the current catalog would change instead of your edits.")
 @click.pass_context
@@ -441,7 +462,7 @@ def diff_command(ctx: click.Context, path: Path, upstream: bool) -> None:
     ctx.exit(1 if text else 0)
 
 
-@main.command()
+@main.command(short_help="Update rendered files to the catalog, keeping your edits.")
 @click.argument("paths", nargs=-1, type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--all", "everything", is_flag=True, help="Every rendered file of the project (or of this folder).")
 @click.option("--dry-run", is_flag=True, help="Print a unified diff of every file; write nothing.")

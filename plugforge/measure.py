@@ -40,7 +40,7 @@ from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils._pytree import tree_leaves
 from torch.utils.flop_counter import FlopCounterMode
 
-from plugforge.errors import PlugforgeError
+from plugforge.errors import MeasureError, PassError
 
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16}
 DEVICES = ("cpu", "cuda")
@@ -48,19 +48,6 @@ _MIN_RUNS = 10  # timed passes at least, however long each takes
 WIDE = 0.25  # an interquartile range wider than this fraction of the median is too noisy to trust
 _LONGER = 4  # a noisy measurement is timed up to this many times min_run_time
 _MAX_RUNS = 100_000
-
-
-class MeasureError(PlugforgeError, ValueError):
-    """Bad measurement settings (shape, device, dtype); the message says what to give instead."""
-
-
-class PassError(PlugforgeError, RuntimeError):
-    """The module failed during a pass; ``stage`` is "forward" or "backward", ``__cause__`` the original error."""
-
-    def __init__(self, stage: str, error: BaseException):
-        super().__init__(f"{stage} failed: {type(error).__name__}: {error}")
-        self.stage = stage
-        self.error = error
 
 
 @dataclass(frozen=True)
@@ -82,21 +69,6 @@ class Figures:
     def spread(self) -> float:
         """The interquartile range as a fraction of the median."""
         return self.latency_iqr_s / self.latency_s if self.latency_s else 0.0
-
-
-def parse_shape(text: str) -> tuple[int, ...]:
-    """``"2,64,56,56"`` or ``"2x64x56x56"`` as a tuple of positive ints; a clear ValueError otherwise."""
-    cleaned = text.strip().strip("()[]").replace("x", ",").replace("X", ",").replace("×", ",")
-    parts = [part.strip() for part in cleaned.split(",")]
-    if parts and parts[-1] == "":
-        parts.pop()  # "2,64," or "(2,)"
-    try:
-        shape = tuple(int(part) for part in parts)
-    except ValueError:
-        shape = ()
-    if not shape or any(size < 1 for size in shape):
-        raise MeasureError(f"{text!r} is not a shape; give positive sizes separated by commas or x, e.g. 2,64,56,56")
-    return shape
 
 
 def resolve_device(device: str) -> torch.device:

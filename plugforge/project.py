@@ -18,8 +18,8 @@ from pathlib import Path
 from typing import NamedTuple
 
 from . import files
+from .errors import ProjectError
 from .files import display
-from .wire.errors import WireError
 
 STYLES = ("module", "inline")
 CONFIG_KEYS = ("blocks-dir", "tests-dir", "render-tests", "style")
@@ -57,18 +57,18 @@ def find_config(model_path: Path | str) -> Config:
     table = _plugforge_table(pyproject) if pyproject else {}
     unknown = sorted(set(table) - set(CONFIG_KEYS))
     if unknown:
-        raise WireError(
+        raise ProjectError(
             f"unknown key(s) {', '.join(unknown)} in [tool.plugforge] of {pyproject}; "
             f"valid keys: {', '.join(CONFIG_KEYS)}"
         )
     style = table.get("style", "module")
     if style not in STYLES:
-        raise WireError(f'style = {style!r} in [tool.plugforge] of {pyproject}; use "module" or "inline"')
+        raise ProjectError(f'style = {style!r} in [tool.plugforge] of {pyproject}; use "module" or "inline"')
     blocks_dir = _path_value(table, "blocks-dir", pyproject) if "blocks-dir" in table else model_dir / "blocks"
     tests_dir = _path_value(table, "tests-dir", pyproject) if "tests-dir" in table else None
     render_tests = table.get("render-tests", False)
     if not isinstance(render_tests, bool):
-        raise WireError(f"render-tests in [tool.plugforge] of {pyproject} must be true or false")
+        raise ProjectError(f"render-tests in [tool.plugforge] of {pyproject} must be true or false")
     return Config(blocks_dir, tests_dir, render_tests, style, pyproject)
 
 
@@ -88,17 +88,17 @@ def _plugforge_table(pyproject: Path) -> dict:
     try:
         data = tomllib.loads(pyproject.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as error:
-        raise WireError(f"cannot read {pyproject}: {error}; fix the TOML syntax") from None
+        raise ProjectError(f"cannot read {pyproject}: {error}; fix the TOML syntax") from None
     except UnicodeDecodeError as error:
-        raise WireError(
+        raise ProjectError(
             f"cannot read {pyproject}: it is not UTF-8 ({error.reason} at byte {error.start}), as TOML must be; "
             "save it as UTF-8"
         ) from None
     except OSError as error:
-        raise WireError(f"cannot read {pyproject}: {error.strerror}; check its permissions") from None
+        raise ProjectError(f"cannot read {pyproject}: {error.strerror}; check its permissions") from None
     table = data.get("tool", {}).get("plugforge", {})
     if not isinstance(table, dict):
-        raise WireError(f"[tool.plugforge] in {pyproject} must be a table")
+        raise ProjectError(f"[tool.plugforge] in {pyproject} must be a table")
     return table
 
 
@@ -106,11 +106,11 @@ def _path_value(table: dict, key: str, pyproject: Path) -> Path:
     """A configured folder: relative to the pyproject.toml's folder, and never outside it."""
     value = table[key]
     if not isinstance(value, str) or not value.strip():
-        raise WireError(f"{key} in [tool.plugforge] of {pyproject} must be a non-empty path string")
+        raise ProjectError(f"{key} in [tool.plugforge] of {pyproject} must be a non-empty path string")
     project = pyproject.parent.resolve()
     path = (project / value).resolve()
     if not path.is_relative_to(project):
-        raise WireError(
+        raise ProjectError(
             f"{key} = {value!r} in [tool.plugforge] of {pyproject} points outside the project ({path}); "
             f"plugforge writes only inside {project}: give a folder under it, e.g. {key} = \"{_example(key)}\""
         )
@@ -135,7 +135,7 @@ def import_for(model_path: Path | str, block_file_path: Path | str) -> ImportSpe
     else:
         root = model_dir
     if not block_file.is_relative_to(root):
-        raise WireError(
+        raise ProjectError(
             f"the blocks directory {block_file.parent} is outside {root}, so the model cannot import from it; "
             f"set blocks-dir under {root} in [tool.plugforge], or use --inline"
         )
@@ -154,7 +154,7 @@ def _refuse_shadowing(block_file: Path, root: Path) -> None:
     while directory != root:
         module = directory.parent / f"{directory.name}.py"
         if module.is_file():
-            raise WireError(
+            raise ProjectError(
                 f"{display(module)} would be hidden by the package {display(directory)}/ that holds the blocks "
                 f"(`import {directory.name}` would load the package, and your {directory.name}.py would no longer "
                 f"be found); {_FIX}"
@@ -173,7 +173,7 @@ def _refuse_top_level_clash(block_file: Path, root: Path) -> None:
     if clash is None and importlib.machinery.PathFinder.find_spec(name, elsewhere) is not None:
         clash = "the installed"
     if clash:
-        raise WireError(
+        raise ProjectError(
             f"the blocks folder {display(block_file.parent)} would be imported as `{name}`, which hides "
             f"{clash} module {name}; {_FIX}"
         )
@@ -217,7 +217,7 @@ def _module_path(block_file: Path, root: Path) -> str:
     parts = [*block_file.relative_to(root).parent.parts, block_file.stem]
     bad = [part for part in parts if not part.isidentifier()]
     if bad:
-        raise WireError(f"cannot import {block_file}: {', '.join(bad)} is not a valid module name; rename it")
+        raise ProjectError(f"cannot import {block_file}: {', '.join(bad)} is not a valid module name; rename it")
     return ".".join(parts)
 
 

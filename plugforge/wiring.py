@@ -21,7 +21,7 @@ from typing import Any
 from plugforge import files, project, provenance, resampling, wire
 from plugforge.cache import default_block
 from plugforge.catalog import FORMULA_FUNCTIONS, BlockSpec, evaluate, literal
-from plugforge.errors import PlugforgeError
+from plugforge.errors import PlugforgeError, UsageError
 from plugforge.notebook import Notebook
 
 
@@ -33,71 +33,112 @@ class Outcome:
     written: Path | None = None  # a YOLO model YAML: the file that add wrote
 
 
-def add(spec: BlockSpec, overrides: dict[str, str], model: Path, **options: Any) -> Outcome:
-    """Wire ``spec`` into ``model`` (options as for ``_add``), one run at a time per model and blocks folder."""
-    with files.locked(_edited(model)):
-        return _add(spec, overrides, model, **options)
+@dataclass(frozen=True)
+class AddRequest:
+    """Everything ``plugforge add`` is asked to do, built once (by the CLI) and checked once, when built.
 
-
-def _add(
-    spec: BlockSpec,
-    overrides: dict[str, str],
-    model: Path,
-    *,
-    class_name: str | None = None,
-    after: str | None = None,
-    before: str | None = None,
-    replace: str | None = None,
-    name: str | None = None,
-    channels: str | None = None,
-    inline: bool = False,
-    identity_init: bool = False,
-    cell: int | None = None,
-    dry_run: bool = False,
-    check: Callable[[BlockSpec, dict[str, Any]], str] | None = None,
-    build: str | None = None,
-    shapes: tuple[tuple[int, ...], ...] = (),
-    yolo: dict[str, Any] | None = None,
-) -> Outcome:
-    """Wire ``spec`` into ``model``; every file is written, or none.
-
-    ``check(spec, values)`` runs once the files are written and returns a report; if it raises,
-    every file is put back to its exact bytes. Where the source does not tell the
-    channels, they are measured by building ``build`` (default: the class with its
-    defaults), at ``shapes`` if given. A YOLO model YAML goes to ``plugforge.yolo``
-    with the ``yolo`` options (after_layer, rewire, in_place, ultralytics, patch_installed).
+    ``where`` places the block (class, anchor, attribute name, channels); ``settings`` are
+    the ``--set`` values as given. ``check`` is an expression to build and run at
+    ``shapes`` once the files are written (everything is undone if it fails); where the
+    source does not tell the channels, they are measured by building ``build`` (default:
+    the class with its defaults). A YOLO model YAML goes to ``plugforge.yolo`` with the
+    ``yolo`` options (after_layer, rewire, in_place, ultralytics, patch_installed).
     """
+
+    spec: BlockSpec
+    model: Path
+    where: wire.Placement
+    settings: dict[str, str] = field(default_factory=dict)
+    inline: bool = False
+    identity_init: bool = False
+    cell: int | None = None
+    dry_run: bool = False
+    check: str | None = None
+    build: str | None = None
+    shapes: tuple[tuple[int, ...], ...] = ()
+    yolo: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.shapes and not (self.check or self.build):
+            raise UsageError("--input is the input shape for --check or --build; add one of them")
+        if self.check is None:
+            return
+        if not self.shapes:
+            raise UsageError("--check needs the input shape: add --input SHAPE, e.g. --input 2,256,56,56")
+        if self.dry_run:
+            raise UsageError("--check imports the wired files, so it cannot run with --dry-run")
+        if self.model.suffix != ".py":
+            raise UsageError(f"--check imports the model, so it needs a .py file, not {self.model.name}")
+
+
+def placement(**choices: Any) -> wire.Placement:
+    """``wire.Placement(**choices)``, or its refusal worded for the command line."""
+    try:
+        return wire.Placement(**choices)
+    except wire.PlacementError as error:
+        raise UsageError(worded(error)) from None
+
+
+def worded(error: PlugforgeError) -> str:
+    """An error of the wire package as a user of ``plugforge add`` reads it: with the options that fix it."""
+    if not isinstance(error, wire.PlacementError):
+        return str(error)
+    value = error.value
+    return {
+        "positions": lambda: "only one of --after, --before and --replace chooses the position: give only one of them",
+        "name": lambda: f"--name must be a Python identifier, got {value!r}",
+        "block": lambda: f"invalid block {value[0]!r} or parameter names {value[1]}; fix the catalog",
+        "replace-role": lambda: (
+            f"--replace needs a conv-like block; {value[0]} is an {value[1]} block: use --after or --before"
+        ),
+        "position-role": lambda: f"{value[0]} is conv-like (role replace): use --replace ATTR, or leave the position out",
+    }[error.problem]()
+
+
+def add(request: AddRequest) -> Outcome:
+    """Wire the requested block into its model, one run at a time per model and blocks folder."""
+    with files.locked(_edited(request.model)):
+        try:
+            return _add(request)
+        except wire.PlacementError as error:
+            raise PlugforgeError(worded(error)) from None
+
+
+def _add(request: AddRequest) -> Outcome:
+    """Wire ``request.spec`` into ``request.model``; every file is written, or none."""
+    spec, model, where = request.spec, request.model, request.where
     if _is_yaml(model):
-        return _yolo_add(spec, overrides, model, after, identity_init, dry_run, yolo or {},
-                         class_name=class_name, before=before, replace=replace, name=name, channels=channels,
-                         inline=inline, cell=cell, check=check, build=build)  # fmt: skip
-    if yolo:
-        raise PlugforgeError(f"{', '.join('--' + k.replace('_', '-') for k in yolo)} apply(s) to a YOLO model YAML, not to {model.name}")
+        return _yolo_add(request)
+    if request.yolo:
+        options = ", ".join("--" + k.replace("_", "-") for k in request.yolo)
+        raise PlugforgeError(f"{options} apply(s) to a YOLO model YAML, not to {model.name}")
     _check_wireable(spec)
-    if identity_init:
-        overrides = _identity_overrides(spec, overrides)
-    values = spec.resolve(overrides)
+    values, chosen = resolved(spec, request.settings, request.identity_init)
+    as_source = {name: literal(value) for name, value in values.items()}  # the values as the model's source writes them
+    defaults = spec.defaults()
     block = wire.Block(
         class_name=spec.class_name,
         role=spec.role,
         params=tuple(spec.params),
-        kwargs=_non_default_kwargs(spec, values),
-        same_channels=_same_channels(spec, values, overrides),
+        kwargs={name: as_source[name] for name in values if values[name] != defaults[name]},
+        same_channels=_same_channels(spec, values, chosen),
         insert_at=spec.insert_at,
         rules=tuple((rule.require, rule.why) for rule in spec.all_rules()) + resampling.factor_rule(spec),
-        settings={name: literal(value) for name, value in values.items()},
+        settings=as_source,
         resample=spec.resample,
         sequences=tuple(name for name, param in spec.params.items() if param.is_list),
     )
-    resizing = bool(after or before) and spec.role == "replace" and resampling.changes_size(spec, values)
+    build, shapes = request.build, request.shapes if request.build else ()  # --check's shapes are its own
+    check = _after_add_check(request)
+    resizing = bool(where.after or where.before) and spec.role == "replace" and resampling.changes_size(spec, values)
     if resizing:
         block = resampling.inserted(spec, values, block, check is not None or bool(build and shapes))
-    source, rewrite, notes = _document(model, cell, class_name)
+    source, rewrite, notes = _document(model, request.cell, where.class_name)
     _check_map_known(spec, values, check is not None or bool(build and shapes))
     config = project.find_config(model)
     code = default_block(spec)
     changes: dict[Path, str | None] = {}
-    if inline or config.style == "inline" or model.suffix == ".ipynb":
+    if request.inline or config.style == "inline" or model.suffix == ".ipynb":
         origin = wire.Source(inline_code=code)
     else:
         block_file = config.blocks_dir / f"{spec.module}.py"
@@ -118,52 +159,64 @@ def _add(
         changes.update({init: "" for init in target.missing_inits})
         if config.render_tests:
             changes.update(_tests_for(spec, block_file, config.tests_dir, target.missing_inits))
-    wire_add = partial(
-        wire.add, source, origin=origin, name=name or spec.id, class_name=class_name,
-        after=after, before=before, replace=replace, path=model, explicit_name=name is not None,
-    )  # fmt: skip
+    wire_add = partial(wire.add, source, origin=origin, path=model)
     try:
-        result = wire_add(block=block, channels=channels)
+        result = wire_add(block=block, where=where)
         width = _literal_width(result.channels)
     except wire.RulesUndecided as undecided:
         if build is None or model.suffix != ".py":
             raise
-        note = _measured_rules(spec, values, overrides, model, undecided, build)
-        result = wire_add(block=dataclasses.replace(block, rules=()), channels=channels)
+        note = _measured_rules(spec, values, chosen, model, undecided, build)
+        result = wire_add(block=dataclasses.replace(block, rules=()), where=where)
         result.messages.append(note)
         width = None
     except wire.ChannelsUnknown as unknown:
         if model.suffix != ".py":
             raise
         channels, note, width = _measured(model, unknown, build, shapes)
-        result = wire_add(block=block, channels=channels)
+        result = wire_add(block=block, where=dataclasses.replace(where, channels=channels))
         result.messages[:] = [note if m.startswith("channels: ") else m for m in result.messages]
     if width is not None:
         _check_width(spec, values, block.same_channels, width, result.channels)
     changes[model] = rewrite(result.source)
     created = [f"created {_shown(p)}" for p in changes if p != model and not p.exists() and provenance.STORE not in p.parts]
-    if check is None and build and shapes and spec.map_size and model.suffix == ".py" and not dry_run:
+    if check is None and build and shapes and spec.map_size and model.suffix == ".py" and not request.dry_run:
         check = partial(_maps_fit, model, build, shapes)  # the user gave the input size: refuse a map that does not fit
-    if check is None and build and shapes and resizing and not dry_run:
+    if check is None and build and shapes and resizing and not request.dry_run:
         check = partial(resampling.runs, model, build, shapes)  # the map size changes: refuse a model it breaks
     with project.restored_on_error(changes) if check else nullcontext():
-        diff = project.write_all(changes, dry_run)
+        diff = project.write_all(changes, request.dry_run)
         report = check(spec, values) if check else ""
-    return Outcome(result.messages + notes + ([] if dry_run else created), diff, report)
+    return Outcome(result.messages + notes + ([] if request.dry_run else created), diff, report)
+
+
+def _after_add_check(request: AddRequest) -> Callable[[BlockSpec, dict[str, Any]], str] | None:
+    """``add --check``: the check to run once the files are written (it imports torch), or None."""
+    if request.check is None:
+        return None
+    from plugforge import checking
+
+    return checking.add_check(request.model, request.check, request.shapes)
 
 
 def _is_yaml(model: Path) -> bool:
     return model.suffix in (".yaml", ".yml")
 
 
-def _yolo_add(spec, overrides, model, after, identity_init, dry_run, options, **python_only) -> Outcome:
+def _yolo_add(request: AddRequest) -> Outcome:
     from plugforge import yolo
 
+    where = request.where
+    python_only = dict(class_name=where.class_name, before=where.before, replace=where.replace,
+                       name=where.explicit_name, channels=where.channels, inline=request.inline, cell=request.cell,
+                       check=request.check, build=request.build)  # fmt: skip
     given = [name for name, value in python_only.items() if value not in (None, False)]
     if given:
         names = ", ".join("--" + name.replace("_name", "").replace("_", "-") for name in given)
         raise PlugforgeError(f"{names}: not for a YOLO model YAML, whose rows are placed with --after INDEX or --after-layer NAME")
-    return yolo.add(spec, overrides, model, after=after, identity_init=identity_init, dry_run=dry_run, **options)
+    values, chosen = resolved(request.spec, request.settings, request.identity_init)
+    return yolo.add(request.spec, values, chosen, request.model, after=where.after, dry_run=request.dry_run,
+                    **request.yolo)  # fmt: skip
 
 
 def yolo_layers(model: Path) -> list[tuple[str, ...]]:
@@ -222,7 +275,7 @@ def _maps_fit(model: Path, build: str, shapes: tuple[tuple[int, ...], ...], spec
     return ""
 
 
-def _measured_rules(spec: BlockSpec, values: dict[str, Any], overrides: dict[str, str], model: Path, undecided, build):
+def _measured_rules(spec: BlockSpec, values: dict[str, Any], chosen: set[str], model: Path, undecided, build):
     """Check the rules the source could not decide in every replaced layer ``build`` makes; the note, or an error."""
     try:
         from plugforge import probe
@@ -240,7 +293,7 @@ def _measured_rules(spec: BlockSpec, values: dict[str, Any], overrides: dict[str
         if not layer_only <= given.keys():  # a fixed factor's rule reads the layer's stride
             raise PlugforgeError(f"{undecided}\nMeasuring it at run time did not settle it: in {build} a {where} has no "
                                  f"{', '.join(sorted(layer_only - given.keys()))}: is it already replaced?")
-        scope = {**FORMULA_FUNCTIONS, **given, **{name: values[name] for name in overrides}}
+        scope = {**FORMULA_FUNCTIONS, **given, **{name: values[name] for name in chosen}}
         for rule, why in undecided.rules:
             if not evaluate(rule, {**values, **scope}):
                 named = [name for name in sorted(given) if re.search(rf"\b{name}\b", rule)]
@@ -382,41 +435,40 @@ def read_source(model: Path) -> str:
 
 
 def _check_wireable(spec: BlockSpec) -> None:
-    if spec.role == "fuse":
+    """Refuse, naming what to do instead, a block that cannot go next to one layer of a CNN."""
+    if spec.takes_one_map:
+        return
+    if spec.fuses:
         raise PlugforgeError(
             f"{spec.id} fuses several feature maps, so it cannot be wired next to one layer; "
             f"render it with `plugforge new {spec.id}` and call it where your features meet "
             f"(`plugforge info {spec.id}` shows its inputs)"
         )
-    if spec.role == "utility":
+    if spec.is_function:
         raise PlugforgeError(f"{spec.id} is a utility function, not a layer; render it with `plugforge new {spec.id}`")
-    if spec.input.layout not in ("NCHW", "any"):
-        raise PlugforgeError(
-            f"{spec.id} works on {spec.input.layout} tensors, not on the (B, C, H, W) maps of a 2-D CNN; "
-            f"render it with `plugforge new {spec.id}` and call it where your data has that layout"
-        )
+    raise PlugforgeError(
+        f"{spec.id} works on {spec.input.layout} tensors, not on the (B, C, H, W) maps of a 2-D CNN; "
+        f"render it with `plugforge new {spec.id}` and call it where your data has that layout"
+    )
 
 
-def _identity_overrides(spec: BlockSpec, overrides: dict[str, str]) -> dict[str, str]:
-    """``--identity-init`` as the entry's switch; an error for blocks that cannot start as the identity."""
-    if spec.identity is None:
+def resolved(spec: BlockSpec, settings: dict[str, str], identity_init: bool) -> tuple[dict[str, Any], set[str]]:
+    """The block's values, typed and checked, and the names the user chose (``--set``, ``--identity-init``)."""
+    if identity_init and spec.identity is None:
         raise PlugforgeError(
             f"{spec.id} cannot start as the identity; drop --identity-init, or pick a block that can "
             "(`plugforge list --identity-init`)"
         )
-    return overrides if spec.identity == "built-in" else {**overrides, "identity_init": "true"}
-
-
-def _non_default_kwargs(spec: BlockSpec, values: dict[str, Any]) -> dict[str, str]:
-    """Constructor keywords for the values that differ from the vendored file's defaults."""
-    defaults = spec.defaults()
-    return {name: literal(value) for name, value in values.items() if value != defaults[name]}
+    values, chosen = spec.resolve(settings), set(settings)
+    if identity_init and spec.identity != "built-in":
+        return {**values, "identity_init": True}, chosen | {"identity_init"}
+    return values, chosen
 
 
 _PROBE = 96  # a channel count to evaluate output-width expressions with
 
 
-def _same_channels(spec: BlockSpec, values: dict[str, Any], overrides: dict[str, str]) -> tuple[str, ...]:
+def _same_channels(spec: BlockSpec, values: dict[str, Any], chosen: set[str]) -> tuple[str, ...]:
     """Parameters that must also get the anchor's channels so the block keeps the width.
 
     Inserted blocks sit between layers built for one width. A block that keeps
@@ -427,7 +479,7 @@ def _same_channels(spec: BlockSpec, values: dict[str, Any], overrides: dict[str,
         return ()
     if _output_width(spec, values) == _PROBE:
         return ()
-    if "out_channels" in spec.params and "out_channels" not in overrides:
+    if "out_channels" in spec.params and "out_channels" not in chosen:
         if _output_width(spec, {**values, "out_channels": _PROBE}) == _PROBE:
             return ("out_channels",)
     raise PlugforgeError(

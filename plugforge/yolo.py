@@ -62,24 +62,24 @@ def row_args(spec: BlockSpec, kind: Kind, values: dict[str, Any], user_set: set[
 
 def add(
     spec: BlockSpec,
-    overrides: dict[str, str],
+    values: dict[str, Any],
+    chosen: set[str],
     model: Path,
     *,
     after: str | None = None,
     after_layer: str | None = None,
     rewire: str = "all",
-    identity_init: bool = False,
     in_place: bool = False,
     ultralytics: Path | None = None,
     patch_installed: bool = False,
     dry_run: bool = False,
 ):
-    """Insert rows for ``spec`` into the model YAML and register the block; every file is written, or none."""
-    from plugforge.wiring import Outcome, _identity_overrides
+    """Insert rows for ``spec`` into the model YAML and register the block; every file is written, or none.
 
-    if identity_init:
-        overrides = _identity_overrides(spec, overrides)
-    values = spec.resolve(overrides)
+    ``values`` are the block's resolved parameter values; ``chosen`` the names the user set.
+    """
+    from plugforge.wiring import Outcome
+
     kind = block_kind(spec, values)
     text = _read(model)
     rows = yolo_yaml.parse(text, str(model))
@@ -88,9 +88,9 @@ def add(
         yolo_yaml.check_anchor(rows, anchor, _shown(model))
         _check_one_map(rows[anchor], model)
     anchors = [a for a in anchors if not _already_there(rows, a, spec.id)]
-    widths = {a: _width(spec, kind, overrides, rows[a], model) for a in anchors}
+    widths = {a: _width(spec, kind, values, chosen, rows[a], model) for a in anchors}
     texts = {
-        a: yolo_yaml.row_text(spec.class_name, row_args(spec, kind, values, set(overrides), widths[a]), spec.id)
+        a: yolo_yaml.row_text(spec.class_name, row_args(spec, kind, values, chosen, widths[a]), spec.id)
         for a in anchors
     }
     messages: list[str] = []
@@ -389,12 +389,14 @@ _BASE_MODULES = frozenset(
 )
 
 
-def _width(spec: BlockSpec, kind: Kind, overrides: dict[str, str], anchor: yolo_yaml.Row, model: Path) -> int | None:
+def _width(
+    spec: BlockSpec, kind: Kind, values: dict[str, Any], chosen: set[str], anchor: yolo_yaml.Row, model: Path
+) -> int | None:
     """An in/out block's unscaled output width: ``--set out_channels=N``, else the anchor row's width."""
     if kind.name != "in_out":
         return None
-    if "out_channels" in overrides:
-        return int(overrides["out_channels"])
+    if "out_channels" in chosen:
+        return values["out_channels"]
     if anchor.module in _BASE_MODULES and anchor.args and isinstance(anchor.args[0], int):
         return anchor.args[0]
     raise PlugforgeError(

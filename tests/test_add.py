@@ -385,7 +385,7 @@ def test_bad_files_are_reported(tmp_path):
 def test_blocks_that_cannot_go_next_to_one_layer_are_refused(model, change, message):
     spec = dataclasses.replace(CATALOG.get("se"), **change)
     with pytest.raises(PlugforgeError, match=message):
-        wiring.add(spec, {}, model)
+        wiring.add(wiring.AddRequest(spec, model, wiring.placement(name=spec.id)))
     assert model.read_bytes() == EXAMPLE.read_bytes()
 
 

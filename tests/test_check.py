@@ -19,7 +19,8 @@ from torch import nn  # noqa: E402
 
 from plugforge import checking  # noqa: E402
 from plugforge.catalog import Param, load_catalog  # noqa: E402
-from plugforge.measure import Figures, measure, parse_shape  # noqa: E402
+from plugforge.measure import Figures, measure  # noqa: E402
+from plugforge.shapes import parse_shape  # noqa: E402
 from tests.conftest import EXAMPLE, invoke  # noqa: E402
 
 BUILD = ["--build", "Bottleneck(256, 64)", "--input", "2,256,8,8"]

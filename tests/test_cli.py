@@ -139,3 +139,21 @@ def test_commands_that_need_no_torch_do_not_import_it(command, tmp_path):
     )
     result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
+
+
+def test_help_lists_every_command_once_in_its_section_on_one_untruncated_line(cli):
+    from plugforge.cli import SECTIONS
+
+    result = cli("--help")
+    assert result.exit_code == 0
+    listed = [name for names in SECTIONS.values() for name in names]
+    assert sorted(listed) == sorted(main.commands), "a command missing from SECTIONS is listed under 'Other commands'"
+    lines = result.output.splitlines()
+    for title, names in SECTIONS.items():
+        start = lines.index(f"{title}:")
+        rows = lines[start + 1 : start + 1 + len(names)]
+        assert [row.split()[0] for row in rows] == names
+    for name, command in main.commands.items():
+        row = next(line for line in lines if line.split()[:1] == [name])
+        assert len(row) <= 80 and not row.endswith("..."), row
+        assert command.short_help and row.endswith(command.short_help)

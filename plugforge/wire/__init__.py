@@ -4,13 +4,15 @@ Pure libcst: knows nothing of the catalog or rendering, and never imports torch.
 """
 
 from .api import add, anchors, module_classes, remove
-from .datatypes import Anchor, Block, Result, Source
-from .errors import ChannelsUnknown, RulesUndecided, WireError
+from .datatypes import Anchor, Block, Placement, Result, Source
+from .errors import ChannelsUnknown, PlacementError, RulesUndecided, WireError
 
 __all__ = [
     "Anchor",
     "Block",
     "ChannelsUnknown",
+    "Placement",
+    "PlacementError",
     "RulesUndecided",
     "Result",
     "Source",

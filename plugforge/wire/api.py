@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import keyword as python_keywords
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 from pathlib import Path
 
 import libcst as cst
@@ -13,9 +13,10 @@ from . import locate as locating
 from .analysis import ClassAnalysis, Resolver, Workspace
 from .anchors import list_anchors
 from .channels import CONV, PASS, input_channels, output_channels
-from .datatypes import ROLES, Anchor, Block, Result, Source
+from ..roles import ROLES, WIRED
+from .datatypes import Anchor, Block, Placement, Result, Source
 from .document import parse
-from .errors import ChannelsUnknown, WireError
+from .errors import ChannelsUnknown, PlacementError, WireError
 from .expression import checked_channels, scope_at
 from .imports import add_import, imported_block_names, is_import_line, module_bindings, remove_import
 from .inline import inline, inlined_names, remove_inlined
@@ -57,62 +58,48 @@ def _resolver(module: cst.Module, index: ModuleIndex | None) -> Resolver:
 class _Request:
     block: Block
     origin: Source
-    name: str
-    class_name: str | None
-    after: str | None
-    before: str | None
-    replace: str | None
-    channels: str | None
+    where: Placement
     index: ModuleIndex | None = None  # the files around the model, read once per request
-    explicit_name: bool = False  # the caller chose ``name`` (--name), rather than taking the default
 
     def check(self) -> None:
+        """Refuse a block the placement cannot take; the errors carry what the caller needs to word them."""
         role, block_name = self.block.role, self.block.class_name
         if not block_name.isidentifier() or not all(key.isidentifier() for key in self.block.kwargs):
-            raise WireError(
-                f"invalid block {block_name!r} or parameter names {list(self.block.kwargs)}; fix the catalog"
-            )
+            names = (block_name, list(self.block.kwargs))
+            problem = f"invalid block {block_name!r} or parameter names {names[1]}: each must be an identifier"
+            raise PlacementError("block", problem, names)
         if role not in ROLES:
-            raise WireError(f"unknown role {role!r} for {block_name}; the catalog must use one of {', '.join(ROLES)}")
-        if role == "fuse":
+            raise WireError(f"unknown role {role!r} for {block_name}; the roles are {', '.join(ROLES)}")
+        if role not in WIRED:
             raise WireError(f"{block_name} fuses several inputs, so it cannot be wired automatically; call it by hand")
-        if sum(option is not None for option in (self.after, self.before, self.replace)) > 1:
-            raise WireError("use only one of --after, --before and --replace")
-        if self.replace is not None and role != "replace":
-            raise WireError(
-                f"--replace needs a conv-like block; {block_name} is an {role} block: use --after or --before"
-            )
-        if role == "replace" and (self.after or self.before):
-            raise WireError(f"{block_name} is conv-like (role replace): use --replace ATTR, or leave the position out")
-        if not self.name.isidentifier() or python_keywords.iskeyword(self.name):
-            raise WireError(f"--name must be a Python identifier, got {self.name!r}")
+        if self.where.replace is not None and role != "replace":
+            problem = f"only a conv-like block replaces a layer; {block_name} is an {role} block"
+            raise PlacementError("replace-role", problem, (block_name, role))
+        if role == "replace" and (self.where.after or self.where.before):
+            problem = f"{block_name} is conv-like (role replace): it takes a layer's place"
+            raise PlacementError("position-role", problem, (block_name, role))
         if (self.origin.module is None) == (self.origin.inline_code is None):
             raise WireError("the block source must be either a module to import or code to inline, not both or neither")
-        if self.channels is not None:
-            parse_expression(self.channels, "--channels")
+        if self.where.channels is not None:
+            parse_expression(self.where.channels, "--channels")
 
 
 def add(
     source: str,
     block: Block,
     origin: Source,
+    where: Placement | None = None,
     *,
-    name: str,
-    class_name: str | None = None,
-    after: str | None = None,
-    before: str | None = None,
-    replace: str | None = None,
-    channels: str | None = None,
     path: str | Path | None = None,
-    explicit_name: bool = False,
+    **choices: Any,
 ) -> Result:
-    """Wire ``block`` into the model source; running it twice changes nothing the second time.
+    """Wire ``block`` at ``where`` into the model source; running it twice changes nothing the second time.
 
-    ``path`` is where the file lives, as for ``anchors``. ``explicit_name``: the user chose
-    ``name``, so a position that cannot take a name (an element of a Sequential) is an error.
+    ``choices`` are the fields of a ``Placement``, for a caller that has not built one.
+    ``path`` is where the file lives, as for ``anchors``.
     """
     index = ModuleIndex(Path(path)) if path is not None else None
-    request = _Request(block, origin, name, class_name, after, before, replace, channels, index, explicit_name)
+    request = _Request(block, origin, where or Placement(**choices), index)
     request.check()
     return _add(source, request, check_wired=True)
 
@@ -120,14 +107,13 @@ def add(
 def _add(source: str, request: _Request, check_wired: bool) -> Result:
     document = parse(source)
     module = document.module
-    node = locating.select_class(module, request.class_name)
+    node = locating.select_class(module, request.where.class_name)
     analysis = _resolver(module, request.index).analysis(node.name.value)
     if check_wired and _attribute_already_wired(source, request, analysis):
         return Result(source, [ALREADY_WIRED])
-    position = choose(
-        analysis, request.block.role, request.after, request.before, request.replace, request.block.insert_at
-    )
-    if request.channels is not None:
+    where = request.where
+    position = choose(analysis, request.block.role, where.after, where.before, where.replace, request.block.insert_at)
+    if request.where.channels is not None:
         _check_channels(module, analysis, position, request)
     key = _wired_element(analysis, position, request.block) if check_wired else None
     if key and _reproduces(source, request, key, analysis.name):
@@ -152,7 +138,7 @@ def _attribute_already_wired(source: str, request: _Request, analysis: ClassAnal
     for key in _wired_attributes(analysis, request):
         if _reproduces(source, request, key, analysis.name):
             return True
-        if request.block.role != "replace" or request.replace:
+        if request.block.role != "replace" or request.where.replace:
             raise WireError(
                 f"{analysis.name}.{key} is already wired with other settings; "
                 f"run `plugforge remove {key}` first, or pick another --name"
@@ -164,16 +150,18 @@ def _wired_attributes(analysis: ClassAnalysis, request: _Request) -> list[str]:
     """Attributes that may already hold this block: they are checked by re-running the add."""
     model, block_name = analysis.model, request.block.class_name
     if request.block.role == "replace":
-        names = [request.replace] if request.replace else list(model.assignments)
+        names = [request.where.replace] if request.where.replace else list(model.assignments)
         return [name for name in names if name in model.assignments and original_text(model.assignments[name].line)]
-    if request.name in model.class_level_names:
-        raise WireError(f"{model.name} already defines {request.name}; choose another --name")
-    existing = model.assignments.get(request.name)
+    if request.where.name in model.class_level_names:
+        raise WireError(f"{model.name} already defines {request.where.name}; choose another --name")
+    existing = model.assignments.get(request.where.name)
     if existing is None:
         return []
     if callee(existing.value) != block_name:
-        raise WireError(f"{model.name} already has self.{request.name} = {code(existing.value)}; choose another --name")
-    return [request.name]
+        raise WireError(
+            f"{model.name} already has self.{request.where.name} = {code(existing.value)}; choose another --name"
+        )
+    return [request.where.name]
 
 
 def _wired_element(analysis: ClassAnalysis, position: Position, block: Block) -> str | None:
@@ -209,10 +197,11 @@ def _insert_attribute(analysis: ClassAnalysis, position: Position, request: _Req
     anchor, before = position.anchor, position.mode == "before"
     channels, note = _channels(analysis, position, request)
     call = block_call(request.block, channels)
-    line = attribute_line(request.name, call)
+    name = request.where.name
+    line = attribute_line(name, call)
     node = insert_line(analysis.model.node, analysis.model.assignments[anchor].statement, line, before)
-    node, count = wrap_calls(node, anchor, request.name, before)
-    messages = [f"added self.{request.name} = {code(call)} {position.mode} self.{anchor} in {analysis.name}.__init__"]
+    node, count = wrap_calls(node, anchor, name, before)
+    messages = [f"added self.{name} = {code(call)} {position.mode} self.{anchor} in {analysis.name}.__init__"]
     messages += [note] if note else []
     if count > 1:
         messages.append(f"{anchor} is called {count} times in {analysis.name}; wrapped every call")
@@ -225,11 +214,11 @@ def _insert_into_sequential(analysis: ClassAnalysis, position: Position, request
     call = block_call(request.block, channels)
     index = slot.index + (0 if position.mode == "before" else 1)
     parent = position.anchor.rsplit(".", 1)[0]
-    if request.explicit_name:
+    if request.where.explicit_name:
         raise WireError(
-            f"--name {request.name} cannot name an element of the nn.Sequential {parent}: its elements are "
+            f"--name {request.where.name} cannot name an element of the nn.Sequential {parent}: its elements are "
             f"numbered, so the block would be {parent}.{index}; drop --name, or wire after the whole "
-            f"Sequential (--after {parent.split('.')[0]}) to get self.{request.name}"
+            f"Sequential (--after {parent.split('.')[0]}) to get self.{request.where.name}"
         )
     node = analysis.model.node.deep_replace(slot.call, with_element(slot.call, index, call))
     path = f"{parent}.{index}"
@@ -246,7 +235,7 @@ def _replace(analysis: ClassAnalysis, position: Position, request: _Request):
     assignment = analysis.model.assignments[anchor]
     if assignment.branch is not None:
         raise WireError(f"self.{anchor} is assigned in {len(assignment.values)} arms of an if; replace it by hand")
-    channels = parse_expression(request.channels, "--channels") if request.channels else None
+    channels = parse_expression(request.where.channels, "--channels") if request.where.channels else None
     fed = None
     if channels is None and analysis.category(anchor) == PASS:  # a pool or an nn.Upsample: no channel arguments
         channels, fed = _fed_width(analysis, anchor)
@@ -266,10 +255,10 @@ def _channels(analysis: ClassAnalysis, position: Position, request: _Request):
     block = request.block
     if block.role == "layer" and block.params[:1] != ("channels",):
         return None, None
-    if request.channels is not None:
+    if request.where.channels is not None:
         return (
-            parse_expression(request.channels, "--channels"),
-            f"channels: {request.channels.strip()} (from --channels)",
+            parse_expression(request.where.channels, "--channels"),
+            f"channels: {request.where.channels.strip()} (from --channels)",
         )
     after = position.mode == "after"
     if "." in position.anchor:
@@ -306,7 +295,7 @@ def _check_channels(module: cst.Module, analysis: ClassAnalysis, position: Posit
     inherits = any(not base.startswith(TORCH_PREFIXES) for base in model.bases)
     notebook = request.index is not None and request.index.in_notebook
     scope = scope_at(module, model.node, model.init, assignment.statement, after, where, inherits, notebook)
-    checked_channels(request.channels, scope)
+    checked_channels(request.where.channels, scope)
 
 
 def _fed_width(analysis: ClassAnalysis, anchor: str):

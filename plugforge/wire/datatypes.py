@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import keyword
 from dataclasses import dataclass, field
 
-ROLES = ("insert", "replace", "fuse", "layer")
+from .errors import PlacementError
+
+POSITIONS = ("after", "before", "replace")
 
 
 @dataclass(frozen=True)
@@ -35,6 +38,35 @@ class Block:
     settings: dict[str, str] = field(default_factory=dict)
     resample: tuple[str, str] | tuple[()] = ()
     sequences: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Where the block goes and the attribute that holds it: the caller's choices, checked once, when built.
+
+    At most one of ``after``, ``before`` and ``replace`` names the anchor (none: the
+    paper's position for the block's role). ``name`` is the attribute the block is
+    assigned to; ``explicit_name`` says it was chosen rather than defaulted (a numbered
+    element of an nn.Sequential cannot take a chosen name). ``channels`` is an
+    expression to build the block with instead of the inferred channels; ``class_name``
+    the class to wire, optional when the file defines one nn.Module.
+    """
+
+    name: str
+    class_name: str | None = None
+    after: str | None = None
+    before: str | None = None
+    replace: str | None = None
+    channels: str | None = None
+    explicit_name: bool = False
+
+    def __post_init__(self) -> None:
+        given = [mode for mode in POSITIONS if getattr(self, mode) is not None]
+        if len(given) > 1:
+            raise PlacementError("positions", f"give at most one position, not {' and '.join(given)}", given)
+        if not self.name.isidentifier() or keyword.iskeyword(self.name):
+            problem = f"the attribute name must be a Python identifier, got {self.name!r}"
+            raise PlacementError("name", problem, self.name)
 
 
 @dataclass(frozen=True)

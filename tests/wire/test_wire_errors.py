@@ -7,6 +7,7 @@ import textwrap
 import pytest
 from wire_helpers import CONV3, GATE, GATE_CODE, POOL, corpus_source, inline_source
 
+from plugforge import wiring
 from plugforge.wire import Block, Source, WireError, add, anchors, remove
 
 BLOCKS = Source(module="blocks.gate")
@@ -57,9 +58,10 @@ def wire(text=SMALL, block=GATE, origin=BLOCKS, **options):
 
 
 def error_of(call, *args, **kwargs) -> str:
+    """The refusal as the user reads it: the wire package's errors carry data, plugforge.wiring words them."""
     with pytest.raises(WireError) as raised:
         call(*args, **kwargs)
-    return str(raised.value)
+    return wiring.worded(raised.value)
 
 
 def test_syntax_error_gives_line_and_column():

@@ -8,9 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from plugforge.errors import PlugforgeError
+from plugforge.errors import PlugforgeError, ProjectError
 from plugforge.project import Config, find_config, import_for, module_file, write_all
-from plugforge.wire import WireError
 
 
 def touch(path: Path, text: str = "") -> Path:
@@ -56,7 +55,7 @@ def test_pyproject_without_table_gives_defaults(tmp_path):
 )
 def test_config_errors(tmp_path, toml, message):
     touch(tmp_path / "pyproject.toml", toml)
-    with pytest.raises(WireError, match=message.replace("(", r"\(").replace(")", r"\)")):
+    with pytest.raises(ProjectError, match=message.replace("(", r"\(").replace(")", r"\)")):
         find_config(touch(tmp_path / "model.py"))
 
 
@@ -65,7 +64,7 @@ def test_config_errors(tmp_path, toml, message):
 def test_every_configured_path_stays_inside_the_project(tmp_path, key, value):
     touch(tmp_path / "proj" / "pyproject.toml", f'[tool.plugforge]\n{key} = "{value}"\nrender-tests = true\n')
     model = touch(tmp_path / "proj" / "model.py")
-    with pytest.raises(WireError, match=f"{key} = '{value}' .* points outside the project"):
+    with pytest.raises(ProjectError, match=f"{key} = '{value}' .* points outside the project"):
         find_config(model)
 
 
@@ -73,7 +72,7 @@ def test_a_configured_path_through_a_link_out_of_the_project_is_refused(tmp_path
     (tmp_path / "outside").mkdir()
     touch(tmp_path / "proj" / "pyproject.toml", '[tool.plugforge]\ntests-dir = "link/tests"\n')
     (tmp_path / "proj" / "link").symlink_to(tmp_path / "outside")
-    with pytest.raises(WireError, match="points outside the project"):
+    with pytest.raises(ProjectError, match="points outside the project"):
         find_config(touch(tmp_path / "proj" / "model.py"))
 
 
@@ -123,9 +122,9 @@ def test_module_file_inverts_import_for(tmp_path, package):
 
 def test_import_from_outside_the_model_tree_is_refused(tmp_path):
     model = touch(tmp_path / "app" / "model.py")
-    with pytest.raises(WireError, match="set blocks-dir under .* or use --inline"):
+    with pytest.raises(ProjectError, match="set blocks-dir under .* or use --inline"):
         import_for(model, tmp_path / "elsewhere" / "sk.py")
-    with pytest.raises(WireError, match="my-blocks is not a valid module name"):
+    with pytest.raises(ProjectError, match="my-blocks is not a valid module name"):
         import_for(model, tmp_path / "app" / "my-blocks" / "sk.py")
 
 
