@@ -360,6 +360,7 @@ class BlockSpec:
     identity: str | None  # a key of IDENTITY, or None when the block cannot start as the identity
     path: Path = field(compare=False)
     map_size: MapSize | None = None  # None: any H and W
+    notes: str = ""  # other implementations and how their weights load: for `info`, not the docstring
 
     @property
     def helpers(self) -> tuple[str, ...]:
@@ -567,7 +568,7 @@ class _Entry:
 _ENTRY_KEYS = {
     "id", "class", "module", "aliases", "summary", "description", "category", "paper",
     "role", "template", "uses", "placement", "input", "output", "params", "param_count",
-    "tests", "invalid", "export_xfail", "identity", "rules", "insert_at", "map_size",
+    "tests", "invalid", "export_xfail", "identity", "rules", "insert_at", "map_size", "notes",
 }  # fmt: skip
 _PARAM_KEYS = {
     "type", "doc", "default", "optional", "min", "max", "above", "below", "allow_inf", "choices", "divides", "odd",
@@ -645,6 +646,7 @@ def load_entry(path: Path, templates: set[str] | None = None, helpers: set[str] 
         identity=_load_identity(entry, params),
         path=path,
         map_size=_load_map_size(entry, params),
+        notes=entry.get("notes", str, "").strip(),
     )
     if not spec.tests and not utility:
         raise entry.fail("tests", "needs at least one [[tests]] case")

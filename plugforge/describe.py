@@ -59,6 +59,8 @@ def info(spec: BlockSpec) -> str:
             lines.append(f"  call:   block({', '.join(spec.input.names)})")
     if spec.placement:
         lines += ["", f"Usually placed: {spec.placement}"]
+    if spec.notes:
+        lines += ["", "Other implementations and their weights:", *(f"  {line}" for line in spec.notes.splitlines())]
     if spec.map_size:
         lines += ["", f"Map size: {_map_size(spec)}"]
     if spec.role in ("insert", "layer") and spec.input.layout != "any":
