@@ -54,7 +54,8 @@ def info(spec: BlockSpec) -> str:
         channels = spec.input.channels or "C"
         lines += ["", "Shape:"]
         lines += _contract_lines("input", spec.input.layout, spec.input.describe(channels))
-        lines += _contract_lines("output", spec.output.layout, spec.output.describe(spec.output.channels or channels))
+        output = spec.output.describe(spec.output.channels or channels)
+        lines += _contract_lines("output", spec.output.layout, [*output, *filter(None, [spec.output.size_note()])])
         if spec.multi_input:
             lines.append(f"  call:   block({', '.join(spec.input.names)})")
     if spec.placement:
