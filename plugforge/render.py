@@ -111,7 +111,8 @@ def _render_block(env: jinja2.Environment, spec: BlockSpec, values: dict[str, An
     body = "\n\n".join(part.strip("\n") for part in parts)
     imports = _imports_for(body)
     if packaged and helpers:
-        imports += ["", f"from ._helpers import {', '.join(_defined_names(helpers))}"]
+        names = sorted(_defined_names(helpers), key=lambda name: (name[0].islower(), name))  # isort's order
+        imports += ["", f"from ._helpers import {', '.join(names)}"]
     source = "\n".join([header(spec, values, packaged=packaged), *imports, "", "", body, ""])
     return provenance.stamp(_format(source, f"{spec.id} block"))
 
