@@ -12,6 +12,7 @@ import ast
 import difflib
 import functools
 import math
+import re
 import sys
 import tomllib
 from dataclasses import dataclass, field
@@ -326,6 +327,12 @@ class Contract:
     scale: str = ""  # output only: the parameter or expression that multiplies H and W
     names: tuple[str, ...] = ()  # several tensors: forward(*names) / a returned tuple
     shapes: tuple[str, ...] = ()  # hand-written shape per name, for the docstring and `info`
+    size: str = ""  # output only: H_out from H (T_out from T, L_out from L) and the parameters
+
+    # {C} is the channels; {H}, {W}, {T} and {L} the sides that stride and size act on.
+    _DIMS = {"NCHW": "(B, {C}, {H}, {W})", "NCL": "(B, {C}, {L})", "NCDHW": "(B, {C}, D, {H}, {W})",
+             "BNC": "(B, N, {C})", "NHWC": "(B, {H}, {W}, {C})", "BCNT": "(B, {C}, N, {T})",
+             "BTND": "(B, {T}, N, {C})", "any": "(*)"}  # fmt: skip
 
     def describe(self, symbol: str = "C") -> list[str]:
         """One ``name: shape`` line per tensor (a single line when there is one tensor)."""
@@ -334,14 +341,44 @@ class Contract:
         return [f"{name}: {shape}" for name, shape in zip(self.names, self.shapes)]
 
     def shape(self, symbol: str = "C") -> str:
-        dims = {"NCHW": "(B, {c}, {h}, {w})", "NCL": "(B, {c}, L)", "NCDHW": "(B, {c}, D, {h}, {w})",
-                "BNC": "(B, N, {c})", "NHWC": "(B, {h}, {w}, {c})", "BCNT": "(B, {c}, N, T)",
-                "BTND": "(B, T, N, {c})", "any": "(*)"}  # fmt: skip
+        sides = {side: f"{side}_out" if self.size else self._side(side) for side in self._sides()}
+        return self._DIMS[self.layout].format(C=symbol, **sides)
+
+    def size_note(self) -> str | None:
+        """How the output's sides follow from the input's, where the shape names them ``H_out``..."""
+        if not self.size:
+            return None
+        first, *others = self._sides()
+        return f"{first}_out = {self.size}" + "".join(f", {side}_out likewise from {side}" for side in others)
+
+    def output_shape(self, values: dict[str, Any], input_shape: list[int], channels: str) -> tuple[int, ...] | None:
+        """The output shape this (output) contract gives for one input tensor of the same layout.
+
+        ``channels`` is the parameter that receives the input's channels. None where the
+        shape is hand-written (several tensors) or the input does not have the layout's rank.
+        """
+        dims = self._DIMS[self.layout].strip("()").split(", ")
+        if self.names or self.layout == "any" or len(input_shape) != len(dims):
+            return None
+        scope = {**FORMULA_FUNCTIONS, **values, "C": input_shape[dims.index("{C}")]}
+        if channels:
+            scope[channels] = scope["C"]
+        first = next(iter(self._sides()), "")
+        shape = list(input_shape)
+        for index, dim in enumerate(dims):
+            if dim == "{C}" and self.channels:
+                shape[index] = evaluate(self.channels, scope)
+            elif dim.strip("{}") in self._sides():
+                shape[index] = evaluate(self.size or self._side(first), {**scope, first: input_shape[index]})
+        return tuple(shape)
+
+    def _sides(self) -> list[str]:
+        return re.findall(r"\{([HWTL])\}", self._DIMS[self.layout])
+
+    def _side(self, side: str) -> str:
         if self.stride:
-            return dims[self.layout].format(c=symbol, h=f"ceil(H / {self.stride})", w=f"ceil(W / {self.stride})")
-        if self.scale:
-            return dims[self.layout].format(c=symbol, h=f"H * {self.scale}", w=f"W * {self.scale}")
-        return dims[self.layout].format(c=symbol, h="H", w="W")
+            return f"ceil({side} / {self.stride})"
+        return f"{side} * {self.scale}" if self.scale else side
 
 
 @dataclass(frozen=True)
@@ -402,6 +439,7 @@ class BlockSpec:
     path: Path = field(compare=False)
     map_size: MapSize | None = None  # None: any H and W
     extra_tests: bool = True  # tests of its own in templates/tests/, beside the generic ones
+    notes: str = ""  # other implementations and how their weights load: for `info`, not the docstring
 
     @property
     def tests_template(self) -> str | None:
@@ -651,7 +689,7 @@ class _Entry:
 _ENTRY_KEYS = {
     "id", "class", "module", "aliases", "summary", "description", "category", "paper",
     "role", "template", "uses", "placement", "input", "output", "params", "param_count",
-    "tests", "invalid", "export_xfail", "identity", "rules", "insert_at", "map_size", "extra_tests",
+    "tests", "invalid", "export_xfail", "identity", "rules", "insert_at", "map_size", "extra_tests", "notes",
 }  # fmt: skip
 _PARAM_KEYS = {"type", "doc", "default", "optional", "allow_inf", "pair"} | {c.key for c in CONSTRAINTS}
 
@@ -730,6 +768,7 @@ def load_entry(
         path=path,
         map_size=_load_map_size(entry, params),
         extra_tests=extra_tests,
+        notes=entry.get("notes", str, "").strip(),
     )
     if not spec.tests and not utility:
         raise entry.fail("tests", "needs at least one [[tests]] case")
@@ -859,7 +898,7 @@ def _load_params(entry: _Entry) -> dict[str, Param]:
 
 
 def _load_contract(entry: _Entry, params: dict[str, Param], is_input: bool) -> Contract:
-    entry.check_keys({"layout", "channels", "names", "shapes"} | (set() if is_input else {"stride", "scale"}))
+    entry.check_keys({"layout", "channels", "names", "shapes"} | (set() if is_input else {"stride", "scale", "size"}))
     layout = entry.get("layout", str, "any" if not entry.table else _MISSING)
     if layout not in LAYOUTS:
         raise entry.fail("layout", f"must be one of {', '.join(LAYOUTS)}; got {layout!r}")
@@ -872,10 +911,11 @@ def _load_contract(entry: _Entry, params: dict[str, Param], is_input: bool) -> C
         raise entry.fail("names", "must list two or more identifiers, one per tensor")
     if len(shapes) != len(names):
         raise entry.fail("shapes", f"needs one shape description per name ({len(names)}), got {len(shapes)}")
-    stride, scale = ("", "") if is_input else (entry.get("stride", str, ""), entry.get("scale", str, ""))
+    stride, scale, size = ("", "", "") if is_input else tuple(entry.get(key, str, "") for key in ("stride", "scale", "size"))
     if stride and scale:
         raise entry.fail("scale", "a block either downsamples (stride) or upsamples (scale), not both")
-    return Contract(layout, channels, stride, scale, names, shapes)
+    size = size and _check_formula(entry, "size", size)
+    return Contract(layout, channels, stride, scale, names, shapes, size)
 
 
 def _load_rule(entry: _Entry, index: int, table: Any, params: dict[str, Param]) -> Rule:

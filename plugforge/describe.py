@@ -54,11 +54,14 @@ def info(spec: BlockSpec) -> str:
         channels = spec.input.channels or "C"
         lines += ["", "Shape:"]
         lines += _contract_lines("input", spec.input.layout, spec.input.describe(channels))
-        lines += _contract_lines("output", spec.output.layout, spec.output.describe(spec.output.channels or channels))
+        output = spec.output.describe(spec.output.channels or channels)
+        lines += _contract_lines("output", spec.output.layout, [*output, *filter(None, [spec.output.size_note()])])
         if spec.multi_input:
             lines.append(f"  call:   block({', '.join(spec.input.names)})")
     if spec.placement:
         lines += ["", f"Usually placed: {spec.placement}"]
+    if spec.notes:
+        lines += ["", "Other implementations and their weights:", *(f"  {line}" for line in spec.notes.splitlines())]
     if spec.map_size:
         lines += ["", f"Map size: {_map_size(spec)}"]
     if spec.role in ("insert", "layer") and spec.input.layout != "any":

@@ -105,7 +105,8 @@ def _render_block(env: jinja2.Environment, spec: BlockSpec, values: dict[str, An
     body = "\n\n".join(part.strip("\n") for part in parts)
     imports = _imports_for(body)
     if packaged and helpers:
-        imports += ["", f"from ._helpers import {', '.join(_defined_names(helpers))}"]
+        names = sorted(_defined_names(helpers), key=lambda name: (name[0].islower(), name))  # isort's order
+        imports += ["", f"from ._helpers import {', '.join(names)}"]
     source = "\n".join([header(spec, values, packaged=packaged), *imports, "", "", body, ""])
     return provenance.stamp(_format(source, f"{spec.id} block"))
 
@@ -151,6 +152,7 @@ def _render_tests(env: jinja2.Environment, spec: BlockSpec, values: dict[str, An
         "counts": Code(_table(counts)),
         "invalid": Code(_table(invalid_cases(spec))),
         "zero_gradients": Code(_table(zero_gradients)) if zero_gradients else None,
+        "documented": Code(_table([row])) if (row := documented_shape(spec, values)) else None,
         "pairs": Code(repr(sizes)) if (sizes := {p.name: values[p.name] for p in spec.params.values() if p.pair}) else None,
         "export_xfail": spec.export_xfail,
         "identity": spec.identity,
@@ -161,6 +163,29 @@ def _render_tests(env: jinja2.Environment, spec: BlockSpec, values: dict[str, An
     skeleton = "test_utility.py.j2" if spec.role == "utility" else "test_block.py.j2"
     source = header(spec, values, tests_import=tests_import) + "\n" + _template(env, skeleton, context)
     return provenance.stamp(_format(source, f"{spec.id} tests"))
+
+
+def documented_shape(spec: BlockSpec, values: dict[str, Any]) -> tuple | None:
+    """(required kwargs, input shape, the output shape the docstring's Shape gives) for these values.
+
+    The required arguments and the input are the first test case's; None where the docstring
+    gives no formula (several tensors, any layout) or these values do not take that input.
+    """
+    if spec.role == "utility" or not spec.tests or spec.multi_input:
+        return None
+    case = spec.tests[0]
+    kwargs = {name: case.params[name] for name, p in spec.params.items() if p.required and name in case.params}
+    merged, shape_in = {**values, **kwargs}, case.inputs[0]
+    if len(kwargs) < sum(p.required for p in spec.params.values()):
+        return None
+    try:
+        spec.check_relations(merged)
+    except ParamError:
+        return None
+    if spec.map_size and spec.map_problem(merged, [(shape_in[1], shape_in[-2], shape_in[-1])]):
+        return None
+    shape_out = spec.output.output_shape(merged, shape_in, spec.input.channels)
+    return (kwargs, tuple(shape_in), shape_out) if shape_out else None
 
 
 def _template(env: jinja2.Environment, name: str, context: dict[str, Any]) -> str:
@@ -221,6 +246,8 @@ def docstring(spec: BlockSpec, values: dict[str, Any]) -> str:
         lines += ["", "Shape:"]
         lines += _shape_lines("Input", spec.input.describe(_symbol(channels)))
         lines += _shape_lines("Output", spec.output.describe(_symbol(spec.output.channels or channels)))
+        if spec.output.size_note():
+            lines += _wrap(spec.output.size_note(), "      ", "      ")
     body = "\n".join(f"    {line}" if line else "" for line in lines[1:])
     return f'"""{lines[0]}\n\n{body.lstrip(chr(10))}\n    """'
 

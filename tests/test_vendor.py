@@ -39,13 +39,13 @@ def test_the_vendored_tests_pass_inside_the_package(tmp_path):
 
 def test_vendoring_more_blocks_extends_the_package(tmp_path):
     package = tmp_path / "blocks"
-    assert invoke("vendor", "se", "-o", package).exit_code == 0
+    assert invoke("vendor", "gct", "-o", package).exit_code == 0  # gct uses no shared helper
     assert not (package / "_helpers.py").exists()
-    result = invoke("vendor", "aspp", "se", "-o", package, "--no-tests")
+    result = invoke("vendor", "aspp", "gct", "-o", package, "--no-tests")
     assert result.exit_code == 0, result.output
-    assert "unchanged  " in result.output  # se.py is the same render
+    assert "unchanged  " in result.output  # gct.py is the same render
     init = (package / "__init__.py").read_text()
-    assert "from .aspp import ASPP" in init and "from .se import SqueezeExcitation" in init
+    assert "from .aspp import ASPP" in init and "from .gct import GatedChannelTransformation" in init
     assert (package / "_helpers.py").is_file()
 
 
@@ -84,7 +84,7 @@ def test_shared_helpers_are_updated_with_your_edits_kept(tmp_path, monkeypatch):
     assert invoke("vendor", "aspp", "sk", "-o", package, "--no-tests").exit_code == 0
     helpers = package / "_helpers.py"
     header = provenance.read(helpers.read_text())
-    assert header.helpers == ("conv_norm_act",) and provenance.is_pristine(helpers.read_text())
+    assert header.helpers == ("conv_norm_act", "identity_blend") and provenance.is_pristine(helpers.read_text())
     assert invoke("diff", helpers).exit_code == 0
     helpers.write_text(helpers.read_text() + "\n\nMINE = 1\n")
     _move_on(tmp_path, monkeypatch, "helpers/conv_norm_act.py.j2", "    def forward(", "    # upstream\n    def forward(")
