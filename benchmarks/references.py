@@ -27,8 +27,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from plugforge.catalog import find
-from plugforge.render import render
+from plugforge.catalog.spec import find
+from plugforge.rendering.render import render
 
 Settings = Callable[[int], dict[str, Any]]
 

@@ -11,8 +11,9 @@ from pathlib import Path
 
 import click
 
-from plugforge import __version__, describe
-from plugforge.catalog import find, load_catalog
+from plugforge import __version__
+from plugforge.catalog import describe
+from plugforge.catalog.spec import find, load_catalog
 from plugforge.errors import PlugforgeError, UsageError
 from plugforge.shapes import parse_shape
 
@@ -159,7 +160,7 @@ def new(block: str, out_dir: Path, sets: tuple[tuple[str, str], ...], no_tests: 
       plugforge new se
       plugforge new aspp -o blocks/ --set rates=6,12,18
     """
-    from plugforge.generate import new_block
+    from plugforge.rendering.generate import new_block
 
     spec = find(block)
     values = spec.resolve(dict(sets))
@@ -280,7 +281,7 @@ def remap(checkpoint: Path, model: Path, output: Path, ultralytics: Path | None)
 
 
 def _remap(checkpoint: Path, model: Path, output: Path, ultralytics: Path | None) -> None:
-    from plugforge import yolo_weights  # imports torch and Ultralytics
+    from plugforge.wiring import yolo_weights  # imports torch and Ultralytics
 
     click.echo(yolo_weights.remap(checkpoint, model, output, ultralytics))
 
@@ -374,7 +375,7 @@ def check(file: Path, expr: str, shapes: tuple[tuple[int, ...], ...], device: st
       plugforge check model.py --build "resnet18()" --input 1,3,224,224 --backward
       plugforge check model.py --build "Bottleneck(256, 64)" --input 2,256,56,56 --against HEAD
     """
-    from plugforge import checking
+    from plugforge.measure import checking
 
     settings = checking.Settings(device, dtype, backward, threads=threads)
     click.echo(checking.check(file, expr, shapes, settings, against))
@@ -401,7 +402,7 @@ def bench(block: str, sets: tuple[tuple[str, str], ...], shape: tuple[int, ...],
       plugforge bench se --compare eca,cbam --input 8,256,14,14
       plugforge bench sk --set kernels=3,5,7 --backward
     """
-    from plugforge import checking
+    from plugforge.measure import checking
 
     specs = [find(name) for name in [block, *(n for group in others for n in group.split(",") if n.strip())]]
     settings = checking.Settings(device, dtype, backward, threads=threads)
@@ -433,7 +434,7 @@ def vendor(blocks: tuple[str, ...], out_dir: Path, no_tests: bool, force: bool) 
       plugforge vendor se cbam eca coord_att -o mynet/blocks
       pytest mynet/blocks
     """
-    from plugforge.generate import vendor_blocks
+    from plugforge.rendering.generate import vendor_blocks
 
     specs = list({spec.id: spec for spec in map(find, blocks)}.values())
     for written in vendor_blocks(specs, out_dir, with_tests=not no_tests, force=force):
@@ -455,7 +456,7 @@ def diff_command(ctx: click.Context, path: Path, upstream: bool) -> None:
       plugforge diff blocks/se.py
       plugforge diff blocks/se.py --upstream
     """
-    from plugforge import updating
+    from plugforge.rendering import updating
 
     text = updating.diff(path, upstream=upstream)
     click.echo(text, nl=False)
@@ -480,7 +481,8 @@ def update(ctx: click.Context, paths: tuple[Path, ...], everything: bool, dry_ru
       plugforge update blocks/se.py
       plugforge update --all --dry-run
     """
-    from plugforge import project, updating
+    from plugforge import project
+    from plugforge.rendering import updating
 
     if everything == bool(paths):
         raise click.UsageError("give the files to update, or --all for every rendered file of the project")

@@ -1,7 +1,7 @@
 """The roles a catalog block plays: read by the catalog and by the wiring package.
 
 Kept apart from both so that ``plugforge.wire`` (which knows nothing of the
-catalog) and ``plugforge.catalog`` (which must not import libcst) share one list.
+catalog) and ``plugforge.catalog.spec`` (which must not import libcst) share one list.
 """
 
 # insert: keeps the map's shape, goes after (or before) a layer; replace: conv-like, takes a layer's place;

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from plugforge.catalog import load_catalog
+from plugforge.catalog.spec import load_catalog
 from plugforge.cli import main
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "model.py"

@@ -15,7 +15,7 @@ import pytest
 from click.testing import CliRunner
 
 from plugforge import wiring
-from plugforge.catalog import Contract, load_catalog
+from plugforge.catalog.spec import Contract, load_catalog
 from plugforge.cli import main
 from plugforge.errors import PlugforgeError
 from tests.conftest import EXAMPLE, invoke
@@ -235,8 +235,8 @@ def test_headline_command_places_the_block_where_the_paper_does(model):
 
 
 def test_info_the_default_position_and_the_readme_agree_on_where_sk_goes(model):
-    from plugforge.catalog import find
-    from plugforge.describe import info
+    from plugforge.catalog.describe import info
+    from plugforge.catalog.spec import find
 
     shown = info(find("sk"))
     assert "right after that conv and its norm (bn2)" in shown and "--after bn2" in shown

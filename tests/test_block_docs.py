@@ -4,10 +4,10 @@ import re
 
 import pytest
 
-from plugforge.catalog import load_catalog
-from plugforge.describe import info
-from plugforge import render
-from plugforge.render import docstring
+from plugforge.catalog.describe import info
+from plugforge.catalog.spec import load_catalog
+from plugforge.rendering import render
+from plugforge.rendering.render import docstring
 
 # Parameters whose Args say they replace the Shape's formula: stn's out_size is the output's (H, W).
 SIZE_SETTERS = {"stn": ("out_size",)}

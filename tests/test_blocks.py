@@ -14,8 +14,8 @@ import xml.etree.ElementTree as ET
 import black
 import pytest
 
-from plugforge.catalog import load_catalog
-from plugforge.render import render
+from plugforge.catalog.spec import load_catalog
+from plugforge.rendering.render import render
 
 ALLOWED_IMPORTS = {"torch", "torch.nn", "torch.nn.functional", "math"}
 SPECS = load_catalog().specs

@@ -3,9 +3,10 @@ import shutil
 import subprocess
 import sys
 
-from plugforge import cache, resources
-from plugforge.catalog import find
-from plugforge.render import render
+from plugforge import resources
+from plugforge.catalog.spec import find
+from plugforge.rendering import cache
+from plugforge.rendering.render import render
 
 MODEL = """import torch
 from torch import nn
@@ -28,7 +29,7 @@ def test_a_miss_renders_and_stores_a_hit_reads_back(tmp_path, monkeypatch):
     assert cache.default_block(spec) == fresh
     [stored] = (tmp_path / "renders").iterdir()
     assert stored.read_text() == fresh
-    monkeypatch.setattr("plugforge.render.render", None)  # a hit is read, not re-rendered
+    monkeypatch.setattr("plugforge.rendering.render.render", None)  # a hit is read, not re-rendered
     assert cache.default_block(spec) == fresh
 
 

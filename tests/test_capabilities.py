@@ -7,7 +7,7 @@ import dataclasses
 import pytest
 
 from plugforge import wiring
-from plugforge.catalog import Contract, load_catalog
+from plugforge.catalog.spec import Contract, load_catalog
 from plugforge.errors import PlugforgeError
 from plugforge.roles import ROLES, WIRED
 
@@ -39,7 +39,7 @@ def test_the_catalog_uses_every_role_and_wires_a_subset_of_them():
 def test_add_bench_and_the_benchmarks_take_exactly_the_blocks_that_take_one_map(spec):
     torch = pytest.importorskip("torch")  # noqa: F841  (bench and the benchmarks run blocks)
     from benchmarks.blocks import UNFIT, skip_reason
-    from plugforge import checking
+    from plugforge.measure import checking
 
     one_map = spec.role in WIRED and not spec.multi_input and spec.input.layout in ("NCHW", "any")
     assert spec.takes_one_map == one_map
@@ -59,7 +59,7 @@ def test_add_bench_and_the_benchmarks_take_exactly_the_blocks_that_take_one_map(
 )
 def test_each_caller_words_its_own_refusal(variant, add_says, bench_says):
     pytest.importorskip("torch")
-    from plugforge import checking
+    from plugforge.measure import checking
 
     spec = next(spec for spec in VARIANTS if spec.id == variant)
     assert add_says in _refusal(wiring._check_wireable, spec)

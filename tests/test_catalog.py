@@ -5,7 +5,7 @@ import textwrap
 import pytest
 
 from plugforge import resources
-from plugforge.catalog import Catalog, load_catalog, load_entry
+from plugforge.catalog.spec import Catalog, load_catalog, load_entry
 from plugforge.errors import CatalogError, ParamError, UnknownBlockError
 
 VALID = """

@@ -17,9 +17,9 @@ import pytest
 torch = pytest.importorskip("torch")
 from torch import nn  # noqa: E402
 
-from plugforge import checking  # noqa: E402
-from plugforge.catalog import Param, load_catalog  # noqa: E402
-from plugforge.measure import Figures, measure  # noqa: E402
+from plugforge.catalog.spec import Param, load_catalog  # noqa: E402
+from plugforge.measure import checking  # noqa: E402
+from plugforge.measure.figures import Figures, measure  # noqa: E402
 from plugforge.shapes import parse_shape  # noqa: E402
 from tests.conftest import EXAMPLE, invoke  # noqa: E402
 
@@ -407,7 +407,7 @@ def test_enough_repetitions_are_timed():
 
 
 def test_compared_modules_are_timed_alternately_and_equally_often():
-    from plugforge.measure import alternating, prepare
+    from plugforge.measure.figures import alternating, prepare
 
     slow, fast = nn.Conv2d(8, 8, 3), nn.Identity()
     inputs = (torch.randn(1, 8, 16, 16),)

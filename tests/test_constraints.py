@@ -13,9 +13,9 @@ import re
 
 import pytest
 
-from plugforge.catalog import evaluate, literal, load_catalog
+from plugforge.catalog.spec import evaluate, literal, load_catalog
 from plugforge.errors import ParamError
-from plugforge.render import render
+from plugforge.rendering.render import render
 from tests.conftest import invoke
 
 torch = pytest.importorskip("torch")

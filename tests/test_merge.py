@@ -4,7 +4,7 @@ import random
 
 import pytest
 
-from plugforge.merge import Merged, merge3
+from plugforge.rendering.merge import Merged, merge3
 
 BLOCK = '''\
 """Squeeze-and-excitation: channel attention from Hu et al., 2018."""

@@ -6,10 +6,11 @@ import textwrap
 
 import pytest
 
-from plugforge import __version__, render as render_module
-from plugforge.catalog import literal, load_catalog, load_entry
+from plugforge import __version__
+from plugforge.catalog.spec import literal, load_catalog, load_entry
 from plugforge.errors import ParamError, RenderError
-from plugforge.render import Code, PyStr, _finalize, header, render
+from plugforge.rendering import render as render_module
+from plugforge.rendering.render import Code, PyStr, _finalize, header, render
 from tests.test_catalog import VALID
 
 TOY_TEMPLATE = """\

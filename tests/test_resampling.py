@@ -7,7 +7,7 @@ import sys
 import pytest
 import torch
 
-from plugforge.catalog import load_catalog
+from plugforge.catalog.spec import load_catalog
 from tests.conftest import EXAMPLE, invoke
 
 DECODER = '''import torch

@@ -15,8 +15,8 @@ import textwrap
 import libcst as cst
 import pytest
 
-from plugforge.cache import default_block
-from plugforge.catalog import find
+from plugforge.catalog.spec import find
+from plugforge.rendering.cache import default_block
 from plugforge.wire import WireError, remove
 from plugforge.wire.imports import defined_names
 from tests.conftest import EXAMPLE, invoke
@@ -146,7 +146,7 @@ def test_a_symlinked_model_is_written_through_and_its_blocks_go_where_it_is_impo
     assert result.exit_code == 0, result.output
     assert link.is_symlink() and "SqueezeExcitation" in (shared / "model.py").read_text()
     assert (project / "blocks" / "se.py").is_file() and not (shared / "blocks").exists()
-    from plugforge.checking import Version, imported  # check and add --check import the model from the link too
+    from plugforge.measure.checking import Version, imported  # check and add --check import the model from the link too
 
     with imported(Version(link, "model.py")) as (module, _):
         assert module.SqueezeExcitation.__module__ == "blocks.se"

@@ -11,7 +11,8 @@ import sys
 
 import pytest
 
-from plugforge import provenance, resources
+from plugforge import resources
+from plugforge.rendering import provenance
 from tests.conftest import invoke
 
 UPSTREAM_DOC = "rescale the input. The layers are"  # a docstring line the new catalog rewords

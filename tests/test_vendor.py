@@ -5,7 +5,8 @@ import subprocess
 import sys
 
 
-from plugforge import provenance, resources
+from plugforge import resources
+from plugforge.rendering import provenance
 from tests.conftest import invoke
 
 

@@ -168,7 +168,7 @@ def test_several_indices_in_one_run_and_remove_all_of_them(yolo):
 
 def test_after_layer_names_a_module_type_its_kth_or_the_backbone(yolo):
     rows_ = yolo_yaml.parse(MODEL)
-    from plugforge.yolo import layer_index
+    from plugforge.wiring.yolo import layer_index
 
     assert layer_index(rows_, "SPPF", yolo) == 4
     assert layer_index(rows_, "backbone", yolo) == 4

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import torch
 
-from plugforge.catalog import find
+from plugforge.catalog.spec import find
 from tests.conftest import invoke
 from tests.realworld.cases import Case
 from tests.realworld.site import Site

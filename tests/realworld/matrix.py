@@ -27,7 +27,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from plugforge.catalog import load_catalog
+from plugforge.catalog.spec import load_catalog
 from tests.realworld.cases import TIMM, TV, ULTRA, SMP, Case, smp, timm, torchvision, yolo
 from tests.realworld.harness import BROKEN, FAILING, REFUSED, WIRED, Outcome, survey
 from tests.realworld.site import Site

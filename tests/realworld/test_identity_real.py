@@ -30,7 +30,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from plugforge.catalog import find, load_catalog
+from plugforge.catalog.spec import find, load_catalog
 from tests.conftest import invoke
 from tests.realworld.cases import Case, smp, timm, torchvision, yolo
 from tests.realworld.harness import _one_thread, _tensors

@@ -16,8 +16,8 @@ import pytest
 import yaml
 
 from plugforge.wire import yolo_yaml
-from plugforge.yolo import layer_outputs
 from plugforge.wire.errors import WireError
+from plugforge.wiring.yolo import layer_outputs
 from tests.conftest import invoke
 from tests.realworld.packages import PACKAGES, Unavailable, unpacked
 from tests.test_yolo import _dict_insert

@@ -85,7 +85,7 @@ def _importable(model_yaml: Path, ultralytics: Path | None) -> None:
     except ImportError:
         raise PlugforgeError("remapping weights builds the model with Ultralytics: pip install ultralytics") from None
     from plugforge.wire.yolo_register import register
-    from plugforge.yolo import RUNTIME_PACKAGE, listing_place
+    from plugforge.wiring.yolo import RUNTIME_PACKAGE, listing_place
 
     runtime = model_yaml.resolve().parent
     if (runtime / RUNTIME_PACKAGE / "__init__.py").is_file():

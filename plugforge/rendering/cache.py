@@ -16,11 +16,13 @@ import os
 import tempfile
 from pathlib import Path
 
-from plugforge import __version__, provenance
-from plugforge.catalog import BlockSpec
+from plugforge import __version__
+from plugforge.catalog.spec import BlockSpec
+from plugforge.rendering import provenance
 from plugforge.resources import templates_dir
 
-_RENDERER = [Path(__file__).with_name(name) for name in ("render.py", "catalog.py", "provenance.py")]
+_PACKAGE = Path(__file__).resolve().parents[1]
+_RENDERER = [_PACKAGE / name for name in ("rendering/render.py", "catalog/spec.py", "rendering/provenance.py")]  # shape a render
 
 
 def cache_dir() -> Path:
@@ -40,7 +42,7 @@ def default_block(spec: BlockSpec) -> str:
         text = None
     if text is not None and _intact(text, spec):
         return text
-    from plugforge.render import render  # imports Jinja and black: only on a miss
+    from plugforge.rendering.render import render  # imports Jinja and black: only on a miss
 
     text = render(spec, spec.defaults(), with_tests=False).block
     _store(path, text)

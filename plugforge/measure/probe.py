@@ -19,8 +19,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from plugforge.checking import Version, build_model, imported
 from plugforge.errors import CheckError
+from plugforge.measure.checking import Version, build_model, imported
 
 WIDTH_ATTRIBUTES = ("out_channels", "num_features", "out_features", "num_channels")
 

@@ -15,11 +15,12 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from plugforge import __version__, files, project, provenance
-from plugforge.catalog import find
+from plugforge import __version__, files, project
+from plugforge.catalog.spec import find
 from plugforge.errors import PlugforgeError
-from plugforge.merge import merge3
-from plugforge.provenance import Provenance
+from plugforge.rendering import provenance
+from plugforge.rendering.merge import merge3
+from plugforge.rendering.provenance import Provenance
 
 _SKIPPED_DIRS = {"site-packages", "node_modules", "__pycache__"}
 
@@ -103,7 +104,7 @@ def pristine(path: Path, header: Provenance) -> str:
 
 def catalog_render(header: Provenance) -> str:
     """What the current catalog renders for the header's entry and parameters (or helper templates)."""
-    from plugforge.render import render, render_helpers  # Jinja and black: only when a render is needed
+    from plugforge.rendering.render import render, render_helpers  # Jinja and black: only when a render is needed
 
     if header.helpers:
         return render_helpers(list(header.helpers))

@@ -15,9 +15,10 @@ from typing import Any
 import black
 import jinja2
 
-from plugforge import __version__, provenance
-from plugforge.catalog import BlockSpec, Param, literal
+from plugforge import __version__
+from plugforge.catalog.spec import BlockSpec, Param, literal
 from plugforge.errors import ParamError, RenderError
+from plugforge.rendering import provenance
 from plugforge.resources import templates_dir
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from plugforge import wire
-from plugforge.catalog import BlockSpec
+from plugforge.catalog.spec import BlockSpec
 from plugforge.errors import PlugforgeError
 
 
@@ -48,7 +48,7 @@ def inserted(spec: BlockSpec, values: dict[str, Any], block: wire.Block, input_g
 
 def runs(model: Path, build: str, shapes: tuple[tuple[int, ...], ...], spec: BlockSpec, values: dict[str, Any]) -> str:
     """``--build EXPR --input SHAPE`` after inserting a resampler: refuse it where the model no longer runs."""
-    from plugforge import checking
+    from plugforge.measure import checking
 
     try:
         checking.runs(model, build, shapes)

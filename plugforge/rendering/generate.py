@@ -7,12 +7,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from plugforge import provenance
-from plugforge.catalog import BlockSpec, find
+from plugforge.catalog.spec import BlockSpec, find
 from plugforge.errors import FileConflictError
 from plugforge.files import locked
 from plugforge.project import write_all
-from plugforge.render import render, render_helpers
+from plugforge.rendering import provenance
+from plugforge.rendering.render import render, render_helpers
 
 
 @dataclass(frozen=True)

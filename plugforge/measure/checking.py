@@ -1,6 +1,6 @@
 """`check`, `bench` and `add --check`: build a model or a block, measure it, report the figures.
 
-Imports torch (through ``plugforge.measure``); only these commands load this module.
+Imports torch (through ``plugforge.measure.figures``); only these commands load this module.
 A model file is imported in its package context: a file inside a package (a
 directory with ``__init__.py``) by its dotted name with the package root on
 ``sys.path``, so relative imports and a vendored ``blocks/`` package resolve; a
@@ -30,11 +30,11 @@ from typing import Any
 import torch
 from torch import nn
 
-from plugforge.cache import default_block
-from plugforge.catalog import BlockSpec
-from plugforge.describe import columns
+from plugforge.catalog.describe import columns
+from plugforge.catalog.spec import BlockSpec
 from plugforge.errors import CheckError, MeasureError, PassError, PlugforgeError
-from plugforge.measure import (
+from plugforge.rendering.cache import default_block
+from plugforge.measure.figures import (
     WIDE, Figures, alternating, measure, prepare, resolve_device, resolve_dtype, threads,
 )  # fmt: skip
 from plugforge.project import folder_of

@@ -16,13 +16,13 @@ from pathlib import Path
 from typing import Any
 
 from plugforge import project
-from plugforge.cache import default_block
-from plugforge.catalog import BlockSpec, find, load_catalog
+from plugforge.catalog.spec import BlockSpec, find, load_catalog
 from plugforge.errors import PlugforgeError
+from plugforge.rendering.cache import default_block
 from plugforge.wire import yolo_tasks, yolo_yaml
 
 RUNTIME_PACKAGE = "plugforge_yolo"  # runtime mode: the package written beside the YAML
-_REGISTER = Path(__file__).parent / "wire" / "yolo_register.py"
+_REGISTER = Path(__file__).parents[1] / "wire" / "yolo_register.py"
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from plugforge.catalog import IDENTITY, BlockSpec
+from plugforge.catalog.spec import IDENTITY, BlockSpec
 
 
 def summary_row(spec: BlockSpec) -> dict[str, Any]:

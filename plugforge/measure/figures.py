@@ -1,7 +1,7 @@
 """Measure one module at one input: output shapes, parameters, FLOPs, latency, peak memory.
 
 It imports torch, so only ``check``, ``bench`` and ``add --check`` load it
-(through ``plugforge.checking``); ``benchmarks/blocks.py`` uses it too. A measurement is a sequence of
+(through ``plugforge.measure.checking``); ``benchmarks/blocks.py`` uses it too. A measurement is a sequence of
 passes (a forward, or a forward and a backward) over the same inputs:
 
 1. one pass that gives the output shapes (and the error, if the module fails),

@@ -3,7 +3,10 @@
 ``plugforge.wire`` rewrites source text and knows nothing of the catalog. This
 module turns an entry into the wire package's ``Block`` and ``Source``, decides
 which files change (model, vendored block, package ``__init__.py``), and writes
-them all or none through ``plugforge.project``.
+them all or none through ``plugforge.project``. Beside it, in this package: a
+notebook cell as the model file (``notebook``), blocks that change the map size
+(``resampling``), Ultralytics model YAMLs (``yolo``) and their checkpoints
+(``yolo_weights``).
 """
 
 from __future__ import annotations
@@ -18,11 +21,13 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from plugforge import files, project, provenance, resampling, wire
-from plugforge.cache import default_block
-from plugforge.catalog import FORMULA_FUNCTIONS, BlockSpec, evaluate, literal
+from plugforge import files, project, wire
+from plugforge.catalog.spec import FORMULA_FUNCTIONS, BlockSpec, evaluate, literal
 from plugforge.errors import PlugforgeError, UsageError
-from plugforge.notebook import Notebook
+from plugforge.rendering import provenance
+from plugforge.rendering.cache import default_block
+from plugforge.wiring import resampling
+from plugforge.wiring.notebook import Notebook
 
 
 @dataclass
@@ -41,7 +46,7 @@ class AddRequest:
     the ``--set`` values as given. ``check`` is an expression to build and run at
     ``shapes`` once the files are written (everything is undone if it fails); where the
     source does not tell the channels, they are measured by building ``build`` (default:
-    the class with its defaults). A YOLO model YAML goes to ``plugforge.yolo`` with the
+    the class with its defaults). A YOLO model YAML goes to ``plugforge.wiring.yolo`` with the
     ``yolo`` options (after_layer, rewire, in_place, ultralytics, patch_installed).
     """
 
@@ -194,7 +199,7 @@ def _after_add_check(request: AddRequest) -> Callable[[BlockSpec, dict[str, Any]
     """``add --check``: the check to run once the files are written (it imports torch), or None."""
     if request.check is None:
         return None
-    from plugforge import checking
+    from plugforge.measure import checking
 
     return checking.add_check(request.model, request.check, request.shapes)
 
@@ -204,7 +209,7 @@ def _is_yaml(model: Path) -> bool:
 
 
 def _yolo_add(request: AddRequest) -> Outcome:
-    from plugforge import yolo
+    from plugforge.wiring import yolo
 
     where = request.where
     python_only = dict(class_name=where.class_name, before=where.before, replace=where.replace,
@@ -221,7 +226,7 @@ def _yolo_add(request: AddRequest) -> Outcome:
 
 def yolo_layers(model: Path) -> list[tuple[str, ...]]:
     """`anchors` of a YOLO model YAML: a header and one row per layer."""
-    from plugforge import yolo
+    from plugforge.wiring import yolo
 
     return yolo.layers(model)
 
@@ -236,7 +241,7 @@ def anchors(
     if build is None or not unknown:
         return found
     try:
-        from plugforge import probe
+        from plugforge.measure import probe
     except ImportError:
         raise PlugforgeError("--build measures channels with torch; install it (pip install torch)") from None
     owner = class_name or wire.module_classes(source)[0]
@@ -247,7 +252,7 @@ def anchors(
 def _measured(model: Path, unknown, build: str | None, shapes) -> tuple[str, str, int]:
     """``(channels, note, width)`` measured at run time; without torch, the refusal as it was, with the fix."""
     try:
-        from plugforge import probe
+        from plugforge.measure import probe
     except ImportError:
         raise PlugforgeError(f"{unknown}, or install torch to let plugforge measure them") from None
     try:
@@ -269,7 +274,7 @@ def _check_map_known(spec: BlockSpec, values: dict[str, Any], input_given: bool)
 
 def _maps_fit(model: Path, build: str, shapes: tuple[tuple[int, ...], ...], spec: BlockSpec, values: dict[str, Any]) -> str:
     """``--build EXPR --input SHAPE``: refuse the block where a map reaching it does not fit its map-size rule."""
-    from plugforge import checking
+    from plugforge.measure import checking
 
     checking.refuse_unfit_maps("--build", model, build, shapes, spec, values)
     return ""
@@ -278,7 +283,7 @@ def _maps_fit(model: Path, build: str, shapes: tuple[tuple[int, ...], ...], spec
 def _measured_rules(spec: BlockSpec, values: dict[str, Any], chosen: set[str], model: Path, undecided, build):
     """Check the rules the source could not decide in every replaced layer ``build`` makes; the note, or an error."""
     try:
-        from plugforge import probe
+        from plugforge.measure import probe
     except ImportError:
         raise PlugforgeError(f"{undecided}; --build measures the layers with torch: install it") from None
     try:
@@ -356,7 +361,7 @@ def _remove(
     In a YOLO model YAML: the block's rows (and, unless ``keep_registered``, its registration).
     """
     if _is_yaml(model):
-        from plugforge import yolo
+        from plugforge.wiring import yolo
 
         return yolo.remove(model, name, ultralytics=ultralytics, keep_registered=keep_registered, dry_run=dry_run)
     source, rewrite, notes = _document(model, cell, class_name)
@@ -395,7 +400,7 @@ def _package_leftovers(directory: Path, changes: dict[Path, str | None]) -> dict
 
 def _tests_for(spec: BlockSpec, block_file: Path, tests_dir: Path | None, new_inits: list[Path]) -> dict[Path, str]:
     """``render-tests = true``: the block's rendered tests (and their pristine copy), unless already there."""
-    from plugforge.render import render  # Jinja and black: only for projects that render tests
+    from plugforge.rendering.render import render  # Jinja and black: only for projects that render tests
 
     beside = tests_dir is None or tests_dir.resolve() == block_file.parent.resolve()
     tests_file = (block_file.parent if beside else tests_dir) / f"test_{spec.module}.py"
