@@ -1,6 +1,7 @@
 """Rendering: values reach code only through repr(), templates are strict, output is stable."""
 
 import ast
+import dataclasses
 import json
 import textwrap
 
@@ -267,3 +268,10 @@ def _another(p):
 def _written(value):
     """A value as a signature's default reads back through ast.unparse."""
     return ast.unparse(ast.parse(literal(value), mode="eval").body)
+
+
+def test_an_output_formula_the_values_cannot_take_is_a_render_error_not_a_traceback(catalog):
+    dcn = catalog.get("dcn")
+    broken = dataclasses.replace(dcn, output=dataclasses.replace(dcn.output, size="H // padding"))
+    with pytest.raises(RenderError, match=r"dcn: the \[output\] shape cannot be computed"):
+        render_module.documented_shape(broken, {**dcn.defaults(), "padding": 0})

@@ -185,7 +185,10 @@ def documented_shape(spec: BlockSpec, values: dict[str, Any]) -> tuple | None:
         return None
     if spec.map_size and spec.map_problem(merged, [(shape_in[1], shape_in[-2], shape_in[-1])]):
         return None
-    shape_out = spec.output.output_shape(merged, shape_in, spec.input.channels)
+    try:
+        shape_out = spec.output.output_shape(merged, shape_in, spec.input.channels)
+    except (ArithmeticError, TypeError, ValueError) as error:  # a formula the entry's values cannot take
+        raise RenderError(f"{spec.id}: the [output] shape cannot be computed with these values: {error}") from None
     return (kwargs, tuple(shape_in), shape_out) if shape_out else None
 
 
