@@ -20,8 +20,8 @@ class Block:
     expression too: a shape-preserving block whose output width is a
     parameter of its own (ASPP's ``out_channels``). ``rules`` are ``(rule, why)``
     pairs its constructor arguments must satisfy (Python expressions over parameter
-    names), checked by ``--replace`` against the replaced layer's arguments with the
-    ``settings``: every parameter's own value (default or ``--set``) as source.
+    names), checked by ``Placement.replace`` against the replaced layer's arguments with the
+    ``settings``: every parameter's own value (default or chosen) as source.
     ``resample``: ``("down", factor)`` or ``("up", factor)`` for a block that changes the
     map size, the factor a parameter name or a literal (see ``resample``).
     ``sequences`` names the parameters that take a sequence (MixConv's kernel
