@@ -66,17 +66,17 @@ class _Request:
         role, block_name = self.block.role, self.block.class_name
         if not block_name.isidentifier() or not all(key.isidentifier() for key in self.block.kwargs):
             names = (block_name, list(self.block.kwargs))
-            problem = f"invalid block {block_name!r} or parameter names {names[1]}: each must be an identifier"
+            problem = f"invalid block {block_name!r} or parameter names {names[1]}; fix the ⟨library⟩"
             raise PlacementError("block", problem, names)
         if role not in ROLES:
             raise WireError(f"unknown role {role!r} for {block_name}; the roles are {', '.join(ROLES)}")
         if role not in WIRED:
             raise WireError(f"{block_name} fuses several inputs, so it cannot be wired automatically; call it by hand")
         if self.where.replace is not None and role != "replace":
-            problem = f"only a conv-like block replaces a layer; {block_name} is an {role} block"
+            problem = f"⟨replace⟩ needs a conv-like block; {block_name} is an {role} block: use ⟨after⟩ or ⟨before⟩"
             raise PlacementError("replace-role", problem, (block_name, role))
         if role == "replace" and (self.where.after or self.where.before):
-            problem = f"{block_name} is conv-like (role replace): it takes a layer's place"
+            problem = f"{block_name} is conv-like (role replace): use ⟨replace⟩ ATTR, or leave the position out"
             raise PlacementError("position-role", problem, (block_name, role))
         if (self.origin.module is None) == (self.origin.inline_code is None):
             raise WireError("the block source must be either a module to import or code to inline, not both or neither")

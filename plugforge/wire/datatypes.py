@@ -63,9 +63,10 @@ class Placement:
     def __post_init__(self) -> None:
         given = [mode for mode in POSITIONS if getattr(self, mode) is not None]
         if len(given) > 1:
-            raise PlacementError("positions", f"give at most one position, not {' and '.join(given)}", given)
+            problem = "only one of ⟨after⟩, ⟨before⟩ and ⟨replace⟩ chooses the position: give only one of them"
+            raise PlacementError("positions", problem, given)
         if not self.name.isidentifier() or keyword.iskeyword(self.name):
-            problem = f"the attribute name must be a Python identifier, got {self.name!r}"
+            problem = f"⟨name⟩ must be a Python identifier, got {self.name!r}"
             raise PlacementError("name", problem, self.name)
 
 

@@ -108,18 +108,7 @@ WORDS = {
 
 def worded(error: PlugforgeError | str) -> str:
     """A message of the wire package (an error or a note) as a user of ``plugforge add`` reads it: with options."""
-    if not isinstance(error, wire.PlacementError):
-        return wire.FIELD.sub(lambda field: WORDS[field[1]], str(error))
-    value = error.value
-    return {
-        "positions": lambda: "only one of --after, --before and --replace chooses the position: give only one of them",
-        "name": lambda: f"--name must be a Python identifier, got {value!r}",
-        "block": lambda: f"invalid block {value[0]!r} or parameter names {value[1]}; fix the catalog",
-        "replace-role": lambda: (
-            f"--replace needs a conv-like block; {value[0]} is an {value[1]} block: use --after or --before"
-        ),
-        "position-role": lambda: f"{value[0]} is conv-like (role replace): use --replace ATTR, or leave the position out",
-    }[error.problem]()
+    return wire.FIELD.sub(lambda field: WORDS[field[1]], str(error))
 
 
 @contextmanager
