@@ -366,7 +366,7 @@ def _default_message(analysis: ClassAnalysis, position: Position, request: _Requ
     where = f"{block.class_name} goes after the k x k conv" if kxk else f"default for {block.role} blocks"
     return (
         f"{verb} {position.anchor} in {analysis.name} ({where}); "
-        f"explicit: ⟨class_name⟩ {analysis.name} {position.option}"
+        f"explicit: ⟨class_name⟩ {analysis.name} {position.requested}"
     )
 
 

@@ -23,7 +23,8 @@ class Position:
     default: bool = False
 
     @property
-    def option(self) -> str:
+    def requested(self) -> str:
+        """The position as a request gives it, its field named for the caller to word: ``⟨after⟩ bn2``."""
         return f"⟨{self.mode}⟩ {self.anchor}"
 
 
