@@ -56,7 +56,7 @@ class PlacementError(WireError):
     """A wire request that contradicts itself or is malformed, before any source is read.
 
     ``problem`` is one of ``PlacementError.PROBLEMS``; ``value`` is what was given. The
-    message is plain; the caller words it for its own users (``plugforge.wiring``).
+    message names the request's fields (``⟨after⟩``); the caller words them (``plugforge.wiring``).
     """
 
     PROBLEMS = ("positions", "name", "block", "replace-role", "position-role", "origin")

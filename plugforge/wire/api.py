@@ -66,22 +66,22 @@ class _Request:
         role, block_name = self.block.role, self.block.class_name
         if not block_name.isidentifier() or not all(key.isidentifier() for key in self.block.kwargs):
             names = (block_name, list(self.block.kwargs))
-            problem = f"invalid block {block_name!r} or parameter names {names[1]}: each must be an identifier"
+            problem = f"invalid block {block_name!r} or parameter names {names[1]}; fix the ⟨library⟩"
             raise PlacementError("block", problem, names)
         if role not in ROLES:
             raise WireError(f"unknown role {role!r} for {block_name}; the roles are {', '.join(ROLES)}")
         if role not in WIRED:
             raise WireError(f"{block_name} fuses several inputs, so it cannot be wired automatically; call it by hand")
         if self.where.replace is not None and role != "replace":
-            problem = f"only a conv-like block replaces a layer; {block_name} is an {role} block"
+            problem = f"⟨replace⟩ needs a conv-like block; {block_name} is an {role} block: use ⟨after⟩ or ⟨before⟩"
             raise PlacementError("replace-role", problem, (block_name, role))
         if role == "replace" and (self.where.after or self.where.before):
-            problem = f"{block_name} is conv-like (role replace): it takes a layer's place"
+            problem = f"{block_name} is conv-like (role replace): use ⟨replace⟩ ATTR, or leave the position out"
             raise PlacementError("position-role", problem, (block_name, role))
         if (self.origin.module is None) == (self.origin.inline_code is None):
             raise WireError("the block source must be either a module to import or code to inline, not both or neither")
         if self.where.channels is not None:
-            parse_expression(self.where.channels, "--channels")
+            parse_expression(self.where.channels, "⟨channels⟩")
 
 
 def add(
@@ -141,7 +141,7 @@ def _attribute_already_wired(source: str, request: _Request, analysis: ClassAnal
         if request.block.role != "replace" or request.where.replace:
             raise WireError(
                 f"{analysis.name}.{key} is already wired with other settings; "
-                f"run `plugforge remove {key}` first, or pick another --name"
+                f"run `⟨remove⟩ {key}` first, or pick another ⟨name⟩"
             )
     return False
 
@@ -153,13 +153,13 @@ def _wired_attributes(analysis: ClassAnalysis, request: _Request) -> list[str]:
         names = [request.where.replace] if request.where.replace else list(model.assignments)
         return [name for name in names if name in model.assignments and original_text(model.assignments[name].line)]
     if request.where.name in model.class_level_names:
-        raise WireError(f"{model.name} already defines {request.where.name}; choose another --name")
+        raise WireError(f"{model.name} already defines {request.where.name}; choose another ⟨name⟩")
     existing = model.assignments.get(request.where.name)
     if existing is None:
         return []
     if callee(existing.value) != block_name:
         raise WireError(
-            f"{model.name} already has self.{request.where.name} = {code(existing.value)}; choose another --name"
+            f"{model.name} already has self.{request.where.name} = {code(existing.value)}; choose another ⟨name⟩"
         )
     return [request.where.name]
 
@@ -216,9 +216,9 @@ def _insert_into_sequential(analysis: ClassAnalysis, position: Position, request
     parent = position.anchor.rsplit(".", 1)[0]
     if request.where.explicit_name:
         raise WireError(
-            f"--name {request.where.name} cannot name an element of the nn.Sequential {parent}: its elements are "
-            f"numbered, so the block would be {parent}.{index}; drop --name, or wire after the whole "
-            f"Sequential (--after {parent.split('.')[0]}) to get self.{request.where.name}"
+            f"⟨name⟩ {request.where.name} cannot name an element of the nn.Sequential {parent}: its elements are "
+            f"numbered, so the block would be {parent}.{index}; drop ⟨name⟩, or wire after the whole "
+            f"Sequential (⟨after⟩ {parent.split('.')[0]}) to get self.{request.where.name}"
         )
     node = analysis.model.node.deep_replace(slot.call, with_element(slot.call, index, call))
     path = f"{parent}.{index}"
@@ -230,12 +230,12 @@ def _replace(analysis: ClassAnalysis, position: Position, request: _Request):
     anchor = position.anchor
     if "." in anchor:
         raise WireError(
-            f"--replace takes an attribute of the class; {anchor} is inside a Sequential, replace it by hand"
+            f"⟨replace⟩ takes an attribute of the class; {anchor} is inside a Sequential, replace it by hand"
         )
     assignment = analysis.model.assignments[anchor]
     if assignment.branch is not None:
         raise WireError(f"self.{anchor} is assigned in {len(assignment.values)} arms of an if; replace it by hand")
-    channels = parse_expression(request.where.channels, "--channels") if request.where.channels else None
+    channels = parse_expression(request.where.channels, "⟨channels⟩") if request.where.channels else None
     fed = None
     if channels is None and analysis.category(anchor) == PASS:  # a pool or an nn.Upsample: no channel arguments
         channels, fed = _fed_width(analysis, anchor)
@@ -257,8 +257,8 @@ def _channels(analysis: ClassAnalysis, position: Position, request: _Request):
         return None, None
     if request.where.channels is not None:
         return (
-            parse_expression(request.where.channels, "--channels"),
-            f"channels: {request.where.channels.strip()} (from --channels)",
+            parse_expression(request.where.channels, "⟨channels⟩"),
+            f"channels: {request.where.channels.strip()} (from ⟨channels⟩)",
         )
     after = position.mode == "after"
     if "." in position.anchor:
@@ -284,7 +284,7 @@ def _channels(analysis: ClassAnalysis, position: Position, request: _Request):
 
 
 def _check_channels(module: cst.Module, analysis: ClassAnalysis, position: Position, request: _Request) -> None:
-    """``--channels`` is written where the block is built: refuse names not in scope there, and calls."""
+    """``where.channels`` is written where the block is built: refuse names not in scope there, and calls."""
     model = analysis.model
     assignment = model.assignments.get(position.anchor.split(".")[0])
     if model.init is None or assignment is None:
@@ -332,11 +332,11 @@ def _no_channels(analysis: ClassAnalysis, position: Position, constructor: str) 
         shown = ", ".join(width or "unknown" for width in widths)
         return (
             f"self.{position.anchor} is assigned in {len(widths)} arms of an if, with widths {shown}: "
-            f"no single channel expression is known for all of them; pass --channels EXPR valid in every arm"
+            f"no single channel expression is known for all of them; pass ⟨channels⟩ EXPR valid in every arm"
         )
     return (
         f"cannot infer the channels {position.mode} {position.anchor} "
-        f"({position.anchor} = {constructor}); pass --channels EXPR"
+        f"({position.anchor} = {constructor}); pass ⟨channels⟩ EXPR"
     )
 
 
@@ -366,7 +366,7 @@ def _default_message(analysis: ClassAnalysis, position: Position, request: _Requ
     where = f"{block.class_name} goes after the k x k conv" if kxk else f"default for {block.role} blocks"
     return (
         f"{verb} {position.anchor} in {analysis.name} ({where}); "
-        f"explicit: --class {analysis.name} {position.option}"
+        f"explicit: ⟨class_name⟩ {analysis.name} {position.requested}"
     )
 
 
@@ -376,7 +376,7 @@ def _attach(module: cst.Module, request: _Request) -> tuple[cst.Module, list[str
         return inline(module, block_name, origin.inline_code)
     if block_name in inlined_names(module):
         raise WireError(
-            f"the file holds plugforge's inlined copy of {block_name}; wire with --inline to use it, "
+            f"the file holds plugforge's inlined copy of {block_name}; wire with ⟨inline⟩ to use it, "
             "or remove the blocks that use it first"
         )
     module, message = add_import(module, block_name, origin.module, origin.level)
@@ -425,7 +425,7 @@ def _class_holding(module: cst.Module, name: str, class_name: str | None, vendor
     if not holding:
         found = ", ".join(_removable(module, candidates, vendored)) or "none"
         raise WireError(f"nothing named {name!r} to remove; wired blocks found: {found}")
-    choices = ", ".join(f"--class {node.name.value}" for node in holding)
+    choices = ", ".join(f"⟨class_name⟩ {node.name.value}" for node in holding)
     raise WireError(f"several classes have self.{attribute}; choose one: {choices}")
 
 

@@ -20,8 +20,8 @@ class Block:
     expression too: a shape-preserving block whose output width is a
     parameter of its own (ASPP's ``out_channels``). ``rules`` are ``(rule, why)``
     pairs its constructor arguments must satisfy (Python expressions over parameter
-    names), checked by ``--replace`` against the replaced layer's arguments with the
-    ``settings``: every parameter's own value (default or ``--set``) as source.
+    names), checked by ``Placement.replace`` against the replaced layer's arguments with the
+    ``settings``: every parameter's own value (default or chosen) as source.
     ``resample``: ``("down", factor)`` or ``("up", factor)`` for a block that changes the
     map size, the factor a parameter name or a literal (see ``resample``).
     ``sequences`` names the parameters that take a sequence (MixConv's kernel
@@ -63,9 +63,10 @@ class Placement:
     def __post_init__(self) -> None:
         given = [mode for mode in POSITIONS if getattr(self, mode) is not None]
         if len(given) > 1:
-            raise PlacementError("positions", f"give at most one position, not {' and '.join(given)}", given)
+            problem = "only one of ⟨after⟩, ⟨before⟩ and ⟨replace⟩ chooses the position: give only one of them"
+            raise PlacementError("positions", problem, given)
         if not self.name.isidentifier() or keyword.iskeyword(self.name):
-            problem = f"the attribute name must be a Python identifier, got {self.name!r}"
+            problem = f"⟨name⟩ must be a Python identifier, got {self.name!r}"
             raise PlacementError("name", problem, self.name)
 
 

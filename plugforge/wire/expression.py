@@ -1,4 +1,4 @@
-"""A ``--channels`` expression: plain arithmetic over the names in scope where the block is built.
+"""A ``Placement.channels`` expression: plain arithmetic over the names in scope where the block is built.
 
 The expression is written into ``__init__`` as given, so it is checked first: it may use
 names bound there before the insertion point (parameters, locals, module-level names),
@@ -41,8 +41,8 @@ class InScope:
 
 
 def checked_channels(text: str, scope: InScope) -> cst.BaseExpression:
-    """Parse ``--channels`` and refuse what is not plain arithmetic over names in scope."""
-    expression = parse_expression(text, "--channels")
+    """Parse ``Placement.channels`` and refuse what is not plain arithmetic over names in scope."""
+    expression = parse_expression(text, "⟨channels⟩")
     _check(expression, text.strip(), scope)
     return expression
 
@@ -134,8 +134,8 @@ def _check_self(attribute: str, text: str, scope: InScope) -> None:
 
 def _refuse(text: str, why: str) -> None:
     raise WireError(
-        f"--channels {text!r}: {why}. The expression is written into __init__ where the block is built, so it "
-        f"may use only {_ALLOWED}; e.g. --channels 'planes * self.expansion'"
+        f"⟨channels⟩ {text!r}: {why}. The expression is written into __init__ where the block is built, so it "
+        f"may use only {_ALLOWED}; e.g. ⟨channels⟩ 'planes * self.expansion'"
     )
 
 

@@ -140,7 +140,7 @@ def _taken(class_name: str, bound: str | None) -> str:
     """Why the block's import cannot be added: the file has its own class of that name."""
     where = f"imported from {bound.rpartition('.')[0] or bound}" if bound else "defined in the file"
     return (
-        f"the file already has its own {class_name} ({where}), which is not the catalog's block; plugforge does "
+        f"the file already has its own {class_name} ({where}), which is not the ⟨library⟩'s block; plugforge does "
         f"not replace it: rename yours (and its uses), or wire the block into a file that does not define {class_name}"
     )
 

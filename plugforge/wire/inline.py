@@ -1,4 +1,4 @@
-"""``--inline``: the block's code pasted into the model file between marker comments.
+"""``Source.inline_code``: the block's code pasted into the model file between marker comments.
 
 The markers (``# >>> plugforge inline: X`` / ``# <<< plugforge inline: X``) let
 ``remove`` take out exactly what was added, and no more.
@@ -127,12 +127,12 @@ def _clash(names: list[str], class_name: str) -> str:
     fix = (
         f"rename your {listed} (and the uses), or wire the block into a file that does not define {class_name}"
         if class_name in names
-        else f"rename your {listed}, or wire without --inline (a .py file only): the block and its helpers then "
+        else f"rename your {listed}, or wire without ⟨inline⟩ (a .py file only): the block and its helpers then "
         "live in their own module under blocks/"
     )
     return (
-        f"the file already has its own {listed}, not plugforge's inlined copy, and --inline would need {those} "
-        f"for the catalog's {class_name}; plugforge does not reuse or replace your code: {fix}"
+        f"the file already has its own {listed}, not plugforge's inlined copy, and ⟨inline⟩ would need {those} "
+        f"for the ⟨library⟩'s {class_name}; plugforge does not reuse or replace your code: {fix}"
     )
 
 
@@ -141,7 +141,7 @@ def _needed_import(statement: cst.SimpleStatementLine, present: dict, defined: s
         if (name in present and present[name] != target) or (name not in present and name in defined):
             raise WireError(
                 f"the inlined code needs `{code(statement)}` but the file already uses the name {name} "
-                f"for something else; rename it in the file, or wire without --inline"
+                f"for something else; rename it in the file, or wire without ⟨inline⟩"
             )
     missing = {name for name, target in bindings(statement).items() if present.get(name) != target}
     if not missing:

@@ -15,11 +15,11 @@ def block_call(block: Block, channels: cst.BaseExpression | None) -> cst.Call:
     """``Block(<channels>, k=v, ...)`` with the block's extra keyword arguments."""
     first = block.params[0] if block.params else None
     if channels is not None and first in block.kwargs:
-        raise WireError(f"--set {first} conflicts with the channels plugforge passes; use --channels EXPR instead")
+        raise WireError(f"⟨settings⟩ {first} conflicts with the channels plugforge passes; use ⟨channels⟩ EXPR instead")
     args = [positional(channels)] if channels is not None else []
     if channels is not None:
         args += [keyword(key, channels.deep_clone()) for key in block.same_channels if key not in block.kwargs]
-    args += [keyword(key, parse_expression(value, f"--set {key}")) for key, value in block.kwargs.items()]
+    args += [keyword(key, parse_expression(value, f"⟨settings⟩ {key}")) for key, value in block.kwargs.items()]
     return cst.Call(func=cst.Name(block.class_name), args=args)
 
 
@@ -121,7 +121,7 @@ class _WrapCalls(_MethodCalls):
         if first is None or first.keyword is not None or first.star:
             raise WireError(
                 f"cannot wire before {code(original)}: its input is not its first positional argument; "
-                f"use --after on the layer that produces that input"
+                f"use ⟨after⟩ on the layer that produces that input"
             )
         return updated.with_changes(args=[first.with_changes(value=self._call(first.value)), *updated.args[1:]])
 

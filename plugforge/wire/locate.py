@@ -60,8 +60,8 @@ def select_class(module: cst.Module, class_name: str | None) -> cst.ClassDef:
     if derived and derived[-1].bases:  # named explicitly: its base may be a module class imported from elsewhere
         return derived[-1]
     if not classes:
-        raise WireError("no nn.Module subclass found in the file; point --into at the file that defines the model")
-    choices = ", ".join(f"--class {name}" for name in names)
+        raise WireError("no nn.Module subclass found in the file; point ⟨path⟩ at the file that defines the model")
+    choices = ", ".join(f"⟨class_name⟩ {name}" for name in names)
     if class_name is None:
         raise WireError(f"the file defines {len(names)} nn.Module classes; choose one: {choices}")
     raise WireError(f"no nn.Module class {class_name!r} in the file; choose one of: {choices}")
@@ -138,21 +138,22 @@ class ClassModel:
         base = user_bases[0]
         return (
             f"{self.name}.__init__ does not assign self.{attribute}: it is inherited from {', '.join(user_bases)}, "
-            f"and plugforge wires the class that assigns it; wire {base} (--class {base} in the file that defines it)"
+            f"and plugforge wires the class that assigns it; wire {base} (⟨class_name⟩ {base} in the file that "
+            "defines it)"
         )
 
     def _no_forward(self) -> str:
         bases = self.bases
         if not bases:
-            return f"{self.name} has no forward method; choose the class that runs the layers with --class"
+            return f"{self.name} has no forward method; choose the class that runs the layers with ⟨class_name⟩"
         if bases[0].startswith(TORCH_PREFIXES):
             return (
                 f"{self.name} has no forward method of its own (it runs as {bases[0]}); wire it from the class "
-                f"that uses it, with --after the attribute that holds it there"
+                f"that uses it, with ⟨after⟩ the attribute that holds it there"
             )
         return (
             f"{self.name} has no forward method of its own: it inherits forward from {', '.join(bases)}, "
-            f"and plugforge wires the class whose forward calls the layer; wire {bases[0]} (--class {bases[0]} "
+            f"and plugforge wires the class whose forward calls the layer; wire {bases[0]} (⟨class_name⟩ {bases[0]} "
             f"in the file that defines it), or give {self.name} its own forward first"
         )
 

@@ -69,7 +69,7 @@ def keyword(name: str, value: cst.BaseExpression) -> cst.Arg:
 
 
 def parse_expression(text: str, what: str) -> cst.BaseExpression:
-    """Parse one expression given by the user; ``what`` names the option for the error."""
+    """Parse one expression given by the user; ``what`` names the request's field for the error."""
     try:
         return cst.parse_expression(text.strip())
     except cst.ParserSyntaxError:

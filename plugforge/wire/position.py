@@ -1,4 +1,4 @@
-"""Where a block goes: the explicit ``--after/--before/--replace`` or the paper's default."""
+"""Where a block goes: the ``Placement``'s ``after``, ``before`` or ``replace``, or the paper's default."""
 
 from __future__ import annotations
 
@@ -23,8 +23,9 @@ class Position:
     default: bool = False
 
     @property
-    def option(self) -> str:
-        return f"--{self.mode} {self.anchor}"
+    def requested(self) -> str:
+        """The position as a request gives it, its field named for the caller to word: ``⟨after⟩ bn2``."""
+        return f"⟨{self.mode}⟩ {self.anchor}"
 
 
 def choose(
@@ -58,7 +59,7 @@ def check_anchor(analysis: ClassAnalysis, anchor: str, mode: str) -> None:
         return
     uses = model.uses_of(anchor)
     if uses.calls == 0:
-        options = ", ".join(f"--{mode} {name}" for name in workable(list_anchors(analysis)) if name != anchor)
+        options = ", ".join(f"⟨{mode}⟩ {name}" for name in workable(list_anchors(analysis)) if name != anchor)
         raise WireError(
             f"{anchor} is {uses.describe()} in {model.name}, never called directly, so there is no call to wrap; "
             f"wire next to a layer that forward calls: {options or 'none found'}"
@@ -147,7 +148,7 @@ def _layer(analysis: ClassAnalysis, attribute: str) -> str:
 def _no_default(analysis: ClassAnalysis, reason: str) -> WireError:
     return WireError(
         f"no default position in {analysis.name}: {reason}; "
-        f"choose one with --after/--before ATTR (--replace ATTR for replace blocks). Anchors:\n{_anchors(analysis)}"
+        f"choose one with ⟨after⟩/⟨before⟩ ATTR (⟨replace⟩ ATTR for replace blocks). Anchors:\n{_anchors(analysis)}"
     )
 
 
@@ -158,10 +159,10 @@ def _missing(analysis: ClassAnalysis, attribute: str) -> str:
         return analysis.model.missing(attribute)
     base, path, calls = owner
     elsewhere = path is not None and path != getattr(analysis.resolver.file, "path", None)
-    where, into = (f" (in {path})", f" --into {path}") if elsewhere else ("", "")
+    where, into = (f" (in {path})", f" ⟨path⟩ {path}") if elsewhere else ("", "")
     inherited = f"{analysis.name}.__init__ does not assign self.{attribute}: it is inherited from {base}{where}"
     if not analysis.model.uses_of(attribute).calls:
-        return f"{inherited}, which assigns {'and calls ' if calls else ''}it; wire it there: --class {base}{into}"
+        return f"{inherited}, which assigns {'and calls ' if calls else ''}it; wire it there: ⟨class_name⟩ {base}{into}"
     return (
         f"{inherited}, which assigns it, while {analysis.name}.forward calls it, so neither class alone can take "
         f"the block; wire next to a layer {analysis.name} assigns itself, or assign self.{attribute} in "

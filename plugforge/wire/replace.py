@@ -1,4 +1,4 @@
-"""``--replace``: map a conv or pooling layer's arguments onto a conv-like block.
+"""``Placement.replace``: map a conv or pooling layer's arguments onto a conv-like block.
 
 The replaced line keeps the original as ``# plugforge replaced: ...`` comments above
 it, so that ``remove`` can restore it byte for byte.
@@ -46,9 +46,9 @@ def replacement(owner: str, anchor: str, layer: Layer | None, block: Block, chan
     """``(Block(...) call, notes)`` built from the arguments of ``owner.<anchor>``, the replaced layer."""
     if layer is None or layer.kind not in layers.REPLACEABLE or layer.via_class:
         raise WireError(
-            f"--replace works on nn.Conv2d, nn.MaxPool2d and nn.AvgPool2d, and for upsamplers nn.Upsample and "
+            f"⟨replace⟩ works on nn.Conv2d, nn.MaxPool2d and nn.AvgPool2d, and for upsamplers nn.Upsample and "
             f"nn.ConvTranspose2d (or a helper of this file returning one); {anchor} is not one: choose such a "
-            f"layer, or use --after {anchor}"
+            f"layer, or use ⟨after⟩ {anchor}"
         )
     arguments = dict(layer.args)
     if layer.kind in layers.POOL and "kernel_size" in arguments:
@@ -98,7 +98,7 @@ def _check_rules(owner: str, anchor: str, passed: dict, block: Block, layer_only
     if undecided:
         raise RulesUndecided(
             f"{undecided[0][2]}: plugforge cannot tell whether it holds there; choose a layer whose arguments "
-            f"show it (literals, or the same expression on both sides), or another block, or pass --build EXPR "
+            f"show it (literals, or the same expression on both sides), or another block, or pass ⟨build⟩ EXPR "
             f"(the model to build) to check it in every {owner} at run time",
             owner, anchor, [(rule, why) for rule, why, _ in undecided],
         )  # fmt: skip
@@ -147,7 +147,7 @@ def _add_channels(passed: dict, arguments: dict, block: Block, channels, anchor:
                     f"choose a layer whose in and out channels are equal, or a block with in/out channels"
                 )
             if value is None:
-                raise WireError(f"cannot tell the `{name}` of {block.class_name} from {anchor}; pass --channels EXPR")
+                raise WireError(f"cannot tell the `{name}` of {block.class_name} from {anchor}; pass ⟨channels⟩ EXPR")
             passed[name] = value
 
 
@@ -159,10 +159,10 @@ def _call(block: Block, passed: dict, notes: list[str]) -> cst.Call:
         if name not in passed:
             continue
         if name in block.kwargs:
-            notes.append(f"{name}={block.kwargs[name]} from --set replaces {name}={code(passed[name])}")
+            notes.append(f"{name}={block.kwargs[name]} from ⟨settings⟩ replaces {name}={code(passed[name])}")
             continue
         args.append(positional(passed[name]) if leading else keyword(name, passed[name]))
-    args += [keyword(name, parse_expression(value, f"--set {name}")) for name, value in block.kwargs.items()]
+    args += [keyword(name, parse_expression(value, f"⟨settings⟩ {name}")) for name, value in block.kwargs.items()]
     return cst.Call(func=cst.Name(block.class_name), args=args)
 
 

@@ -1,4 +1,4 @@
-"""``--replace`` with a block that changes the map size: the replaced layer must change it alike.
+"""``Placement.replace`` with a block that changes the map size: the replaced layer must change it alike.
 
 A block that divides the map (``Block.resample = ("down", factor)``: a strided conv-like
 block, a downsampler) replaces a conv or pool, an upsampler (``("up", factor)``) an
@@ -6,7 +6,7 @@ block, a downsampler) replaces a conv or pool, an upsampler (``("up", factor)``)
 scale factor goes to the block's factor parameter, or, where the block's factor is
 fixed (HWD halves), must equal it; a
 downsampler's fixed factor is then a rule ``stride == factor`` on the layer, which
-``--build`` checks at run time where the source does not tell the stride.
+the caller may check at run time where the source does not tell the stride.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ def fit(anchor: str, kind: str, arguments: dict, block: Block) -> tuple[dict, di
     if kind in UP and direction != "up":
         raise WireError(
             f"{block.class_name} does not upsample, but {anchor} (nn.{kind}) upsamples the map; "
-            f"choose an upsampler (`plugforge list`, category upsampling), or --replace a conv or pooling layer"
+            f"choose an upsampler (`⟨list⟩`, category upsampling), or ⟨replace⟩ a conv or pooling layer"
         )
     if not direction:
         return arguments, {}, []
@@ -40,7 +40,7 @@ def fit(anchor: str, kind: str, arguments: dict, block: Block) -> tuple[dict, di
     if kind not in UP and direction == "up":
         raise WireError(
             f"{block.class_name} upsamples the map, but {anchor} is an nn.{kind}; "
-            f"--replace an nn.Upsample or nn.ConvTranspose2d"
+            f"⟨replace⟩ an nn.Upsample or nn.ConvTranspose2d"
         )
     name = (UP if direction == "up" else DOWN)[kind]
     if kind == "Upsample" and "scale_factor" not in arguments:
@@ -59,7 +59,7 @@ def fit(anchor: str, kind: str, arguments: dict, block: Block) -> tuple[dict, di
     if same is False or same is None and direction == "up":
         raise WireError(
             f"{block.class_name} {verb} the map by {factor}, but {anchor} by {name}={code(given)}; "
-            f"--replace a layer that {verb} it by {factor}"
+            f"⟨replace⟩ a layer that {verb} it by {factor}"
         )
     if same:
         return arguments, {}, [*notes, f"{name}={code(given)} is {block.class_name}'s own factor"]

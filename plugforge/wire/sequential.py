@@ -67,16 +67,16 @@ def paths(attribute: str, node: cst.BaseExpression) -> list[tuple[str, cst.BaseE
 
 def _literal(node: cst.BaseExpression, layer: Layer | None, where: str) -> tuple[cst.Call, tuple]:
     if not is_literal_sequential(node):
-        raise WireError(f"{where} is {code(node)}, not an nn.Sequential; use --after {where}")
+        raise WireError(f"{where} is {code(node)}, not an nn.Sequential; use ⟨after⟩ {where}")
     if not node.args:
         raise WireError(
             f"{where} is an empty nn.Sequential() filled elsewhere (in a loop or with add_module); "
-            f"wire after the whole attribute instead: --after {where}"
+            f"wire after the whole attribute instead: ⟨after⟩ {where}"
         )
     if layer is None or layer.elements is None or layer.built:
         raise WireError(
             f"{where} is built from a list or dict ({code(node)}); plugforge only inserts into a literal "
-            f"nn.Sequential(a, b, ...): wire after the whole attribute instead: --after {where}"
+            f"nn.Sequential(a, b, ...): wire after the whole attribute instead: ⟨after⟩ {where}"
         )
     return node, layer.elements
 

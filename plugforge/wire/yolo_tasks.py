@@ -44,7 +44,7 @@ def patch(source: str, path: str = "tasks.py", module: str = f"ultralytics.nn.mo
         where = "no" if not fallbacks else f"{len(fallbacks)}"
         raise WireError(
             f"{path}: parse_model has {where} final `else: c2 = ch[f]` branch where plugforge expects exactly one; "
-            "this Ultralytics version is not supported: use the runtime module (drop --ultralytics) or add the "
+            "this Ultralytics version is not supported: use the runtime module (drop ⟨ultralytics⟩) or add the "
             "branches by hand (see the README's YOLO section)"
         )
     branches = _branches(function, path)

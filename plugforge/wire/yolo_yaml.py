@@ -42,7 +42,7 @@ class Row:
 
     @property
     def plugforge_id(self) -> str | None:
-        """The catalog id of a row plugforge added, else None."""
+        """The block id of a row plugforge added, else None."""
         return self.comment[len(MARK) :].strip() if self.comment.startswith(MARK) else None
 
     def sources(self) -> list[int]:
@@ -132,7 +132,7 @@ def insert(
     other than -1 keep their target. ``# N`` index comments follow.
     """
     if rewire not in REWIRES:
-        raise WireError(f"--rewire is one of {', '.join(REWIRES)}, not {rewire!r}")
+        raise WireError(f"⟨rewire⟩ is one of {', '.join(REWIRES)}, not {rewire!r}")
     rows = parse(text, path)
     for anchor in anchors:
         check_anchor(rows, anchor, path)
@@ -172,7 +172,7 @@ def remove(text: str, block_id: str, path: str = "model.yaml") -> Edit:
 
 def check_anchor(rows: list[Row], anchor: int, path: str) -> None:
     if not 0 <= anchor < len(rows):
-        raise WireError(f"{path} has layers 0..{len(rows) - 1}; --after {anchor} is not one of them")
+        raise WireError(f"{path} has layers 0..{len(rows) - 1}; ⟨after⟩ {anchor} is not one of them")
     if anchor == len(rows) - 1:
         raise WireError(
             f"layer {anchor} ({rows[anchor].module}) is the model's last row, its output head; "
@@ -210,7 +210,7 @@ def _remove_one(text: str, rows: list[Row], index: int) -> str:
     edited_rows = parse(edited)
     if all(_insert_one(edited, edited_rows, index - 1, row_text, rewire) != text for rewire in REWIRES):
         raise WireError(
-            f"removing layer {index} would not give back what `plugforge add` started from (its rows or "
+            f"removing layer {index} would not give back what `⟨add⟩` started from (its rows or "
             "comments were edited since); remove the row by hand"
         )
     return edited

@@ -14,8 +14,8 @@ from __future__ import annotations
 import ast
 import dataclasses
 import re
-from collections.abc import Callable
-from contextlib import nullcontext
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -84,29 +84,49 @@ def placement(**choices: Any) -> wire.Placement:
         raise UsageError(worded(error)) from None
 
 
-def worded(error: PlugforgeError) -> str:
-    """An error of the wire package as a user of ``plugforge add`` reads it: with the options that fix it."""
-    if not isinstance(error, wire.PlacementError):
-        return str(error)
-    value = error.value
-    return {
-        "positions": lambda: "only one of --after, --before and --replace chooses the position: give only one of them",
-        "name": lambda: f"--name must be a Python identifier, got {value!r}",
-        "block": lambda: f"invalid block {value[0]!r} or parameter names {value[1]}; fix the catalog",
-        "replace-role": lambda: (
-            f"--replace needs a conv-like block; {value[0]} is an {value[1]} block: use --after or --before"
-        ),
-        "position-role": lambda: f"{value[0]} is conv-like (role replace): use --replace ATTR, or leave the position out",
-    }[error.problem]()
+# How the user of `plugforge add` gives each field of the request that the wire package's messages name
+# (``⟨channels⟩``, see ``plugforge.wire.FIELD``), and the words it has for the tool around the wiring.
+WORDS = {
+    "class_name": "--class",
+    "after": "--after",
+    "before": "--before",
+    "replace": "--replace",
+    "name": "--name",
+    "channels": "--channels",
+    "settings": "--set",
+    "inline": "--inline",
+    "path": "--into",
+    "build": "--build",  # the model to build and measure at run time
+    "rewire": "--rewire",
+    "ultralytics": "--ultralytics",
+    "add": "plugforge add",
+    "remove": "plugforge remove",
+    "list": "plugforge list",
+    "library": "catalog",  # where the blocks come from
+}
+
+
+def worded(error: PlugforgeError | str) -> str:
+    """A message of the wire package (an error or a note) as a user of ``plugforge add`` reads it: with options."""
+    return wire.FIELD.sub(lambda field: WORDS[field[1]], str(error))
+
+
+@contextmanager
+def _worded_errors() -> Iterator[None]:
+    """Word the errors raised inside for the command line (``worded``); each keeps its type."""
+    try:
+        yield
+    except PlugforgeError as error:
+        if (text := worded(error)) != str(error):
+            error.args = (text,)
+        raise
 
 
 def add(request: AddRequest) -> Outcome:
     """Wire the requested block into its model, one run at a time per model and blocks folder."""
-    with files.locked(_edited(request.model)):
-        try:
-            return _add(request)
-        except wire.PlacementError as error:
-            raise PlugforgeError(worded(error)) from None
+    with files.locked(_edited(request.model)), _worded_errors():
+        outcome = _add(request)
+    return dataclasses.replace(outcome, messages=[worded(message) for message in outcome.messages])
 
 
 def _add(request: AddRequest) -> Outcome:
@@ -224,6 +244,7 @@ def _yolo_add(request: AddRequest) -> Outcome:
                     **request.yolo)  # fmt: skip
 
 
+@_worded_errors()
 def yolo_layers(model: Path) -> list[tuple[str, ...]]:
     """`anchors` of a YOLO model YAML: a header and one row per layer."""
     from plugforge.wiring import yolo
@@ -231,6 +252,7 @@ def yolo_layers(model: Path) -> list[tuple[str, ...]]:
     return yolo.layers(model)
 
 
+@_worded_errors()
 def anchors(
     model: Path, class_name: str | None = None, build: str | None = None, shapes: tuple[tuple[int, ...], ...] = ()
 ) -> list[wire.Anchor]:
@@ -343,8 +365,9 @@ def _check_width(spec: BlockSpec, values: dict[str, Any], same: tuple[str, ...],
 
 def remove(model: Path, name: str, **options: Any) -> Outcome:
     """Undo ``add`` (options as for ``_remove``), one run at a time per model and blocks folder."""
-    with files.locked(_edited(model)):
-        return _remove(model, name, **options)
+    with files.locked(_edited(model)), _worded_errors():
+        outcome = _remove(model, name, **options)
+    return dataclasses.replace(outcome, messages=[worded(message) for message in outcome.messages])
 
 
 def _edited(model: Path) -> list[Path]:

@@ -147,6 +147,8 @@ def test_option_conflicts_and_roles():
     fuse = Block("ASFF", "fuse", ("channels",), {})
     assert "fuses several inputs" in error_of(wire, block=fuse)
     assert "unknown role 'mix'" in error_of(wire, block=Block("X", "mix", (), {}))
+    invalid = Block("Ga te", "insert", (), {"k-1": "2"})
+    assert "invalid block 'Ga te' or parameter names ['k-1']; fix the catalog" in error_of(wire, block=invalid)
 
 
 def test_bad_block_descriptions():

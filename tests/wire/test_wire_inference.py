@@ -5,7 +5,7 @@ from __future__ import annotations
 import textwrap
 
 import pytest
-from wire_helpers import CONV3, GATE, POOL, corpus_source, inline_source
+from wire_helpers import CONV3, GATE, POOL, corpus_source, inline_source, said
 
 from plugforge.wire import Anchor, Block, Source, add, anchors, module_classes
 
@@ -137,7 +137,7 @@ def test_block_kwargs_and_channels_override():
     block = Block("Gate", "insert", ("channels", "reduction"), {"reduction": "8", "mode": "'avg'"})
     wired = add(text, block, BLOCKS, name="se", after="bn", channels=" d // 2 ")
     assert "self.se = Gate(d // 2, reduction=8, mode='avg')" in wired.source
-    assert "channels: d // 2 (from --channels)" in wired.messages
+    assert "channels: d // 2 (from --channels)" in said(wired)
 
 
 def test_layer_role_without_channels_takes_no_channel_argument():
@@ -148,7 +148,7 @@ def test_layer_role_without_channels_takes_no_channel_argument():
 
 def test_default_position_messages():
     result = add(corpus_source("resnet.py"), GATE, BLOCKS, name="gate", class_name="BasicBlock")
-    assert result.messages[0] == (
+    assert said(result)[0] == (
         "placed after bn2 in BasicBlock (default for insert blocks); explicit: --class BasicBlock --after bn2"
     )
     assert "channels: planes, read from bn2 = nn.BatchNorm2d(planes)" in result.messages
@@ -180,7 +180,7 @@ def test_default_insert_follows_the_main_branch(forward, anchor):
         self.drop = nn.Dropout(0.1)
     """
     result = add(model(init, forward), GATE, BLOCKS, name="gate")
-    assert f"--after {anchor}" in result.messages[0]
+    assert f"--after {anchor}" in said(result)[0]
 
 
 def test_default_in_a_loop_is_refused():
@@ -236,7 +236,7 @@ def test_replace_kwargs_from_set_win():
     text = model("self.conv = nn.Conv2d(c, d, 3, padding=1)", "return self.conv(x)")
     wired = add(text, block, Source(module="blocks.conv3"), name="conv3", replace="conv")
     assert "self.conv = Conv3(c, d, kernel_size=5)" in wired.source
-    assert "kernel_size=5 from --set replaces kernel_size=3" in wired.messages
+    assert "kernel_size=5 from --set replaces kernel_size=3" in said(wired)
 
 
 def test_replace_of_a_shape_preserving_block_uses_equal_in_and_out():
@@ -244,7 +244,7 @@ def test_replace_of_a_shape_preserving_block_uses_equal_in_and_out():
     text = model("self.conv = nn.Conv2d(c, c, 3, stride=2, padding=1)", "return self.conv(x)")
     wired = add(text, block, Source(module="b.sk"), name="sk")
     assert "self.conv = SKConv(c, kernel_size=3, stride=2)" in wired.source
-    assert wired.messages[0] == "replaces conv in M (default for replace blocks); explicit: --class M --replace conv"
+    assert said(wired)[0] == "replaces conv in M (default for replace blocks); explicit: --class M --replace conv"
     changing = text.replace("nn.Conv2d(c, c, 3", "nn.Conv2d(c, d, 3")
     with pytest.raises(Exception, match="SKConv keeps the channel count but conv maps c to d channels"):
         add(changing, block, Source(module="b.sk"), name="sk")

@@ -10,8 +10,9 @@ import importlib
 import sys
 from pathlib import Path
 
+from plugforge import wiring
 from plugforge.project import import_for
-from plugforge.wire import Block, Source
+from plugforge.wire import Block, Result, Source
 
 CORPUS = Path(__file__).resolve().parent.parent / "corpus"
 
@@ -96,6 +97,11 @@ STAND_INS = {
     "pool": (POOL, POOL_CODE),
     "token": (TOKEN, TOKEN_CODE),
 }
+
+
+def said(result: Result) -> list[str]:
+    """The result's messages as the user reads them: the wire package names fields, plugforge.wiring words them."""
+    return [wiring.worded(message) for message in result.messages]
 
 
 def read(path: Path) -> str:
