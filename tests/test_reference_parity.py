@@ -6,8 +6,13 @@ mode on the same random input; max abs difference <= 1e-5 (float32). Differences
 by design are pinned in the table (each entry's ``note`` says what); a pair that
 cannot be pinned is not in the table, and its entry documents the difference.
 
-Skipped as a whole when timm or torchvision is not installed (as in CI).
+Where timm or torchvision is not installed (as in CI), the pinned wheels of the
+real-world suite are imported (tests/realworld/packages.py, downloaded once into its
+cache); skipped as a whole, with the reason, when they cannot be downloaded.
 """
+
+import importlib.util
+import sys
 
 import pytest
 import torch
@@ -20,10 +25,22 @@ from benchmarks.references import (
     randomize_,
     torchvision_ops_available,
 )
+from tests.realworld.packages import Unavailable, check_modules, unpacked
+
+
+
+def _pinned_references() -> None:
+    """timm and torchvision, where not installed, from the real-world suite's pinned wheels (downloaded once)."""
+    for key in ("torchvision", "timm"):
+        if importlib.util.find_spec(key) is None:
+            check_modules(key)
+            sys.path.append(str(unpacked(key)))
+
 
 try:
+    _pinned_references()
     import_references()
-except ImportError as error:
+except (ImportError, Unavailable) as error:
     pytest.skip(f"reference implementations not importable: {error}", allow_module_level=True)
 
 TOLERANCE = 1e-5
