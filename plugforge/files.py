@@ -187,3 +187,15 @@ def os_error(error: OSError, path: Path | str) -> UnsafeWriteError:
         f"cannot write {display(Path(path))}: {error.strerror or error}; check the file's and its folder's permissions "
         "and free space; nothing was changed"
     )
+
+
+def read_text(path: Path) -> str:
+    """A user's file as its exact text (CRLF and BOM kept), or an error that says what to fix."""
+    try:
+        return path.read_bytes().decode("utf-8")
+    except FileNotFoundError:
+        raise PlugforgeError(f"{path} does not exist; check the path given to --into/--from") from None
+    except UnicodeDecodeError as error:
+        raise PlugforgeError(f"{path} is not UTF-8 text ({error.reason}); convert it to UTF-8") from None
+    except OSError as error:
+        raise PlugforgeError(f"cannot read {path}: {error.strerror}; check the path and its permissions") from None

@@ -452,14 +452,7 @@ def read_source(model: Path) -> str:
     """The model file's exact text (CRLF and BOM included), or a clear error."""
     if model.suffix != ".py":
         raise PlugforgeError(f"{model} is not a .py file or a notebook; pass the file that defines your model")
-    try:
-        return model.read_bytes().decode("utf-8")
-    except FileNotFoundError:
-        raise PlugforgeError(f"{model} does not exist; check the path given to --into/--from") from None
-    except UnicodeDecodeError as error:
-        raise PlugforgeError(f"{model} is not UTF-8 text ({error.reason}); convert it to UTF-8") from None
-    except OSError as error:
-        raise PlugforgeError(f"cannot read {model}: {error.strerror}; check the path and its permissions") from None
+    return files.read_text(model)
 
 
 def _check_wireable(spec: BlockSpec) -> None:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from plugforge import project
+from plugforge import files, project
 from plugforge.catalog.spec import BlockSpec, find, load_catalog
 from plugforge.errors import PlugforgeError
 from plugforge.rendering.cache import default_block
@@ -81,7 +81,7 @@ def add(
     from plugforge.wiring import Outcome
 
     kind = block_kind(spec, values)
-    text = _read(model)
+    text = files.read_text(model)
     rows = yolo_yaml.parse(text, str(model))
     anchors = _anchors(rows, after, after_layer, model)
     for anchor in anchors:
@@ -120,7 +120,7 @@ def remove(
     from plugforge.wiring import Outcome
 
     spec = find(block_id)
-    edit = yolo_yaml.remove(_read(model), spec.id, str(model))
+    edit = yolo_yaml.remove(files.read_text(model), spec.id, str(model))
     changes: dict[Path, str | None] = {model: edit.text}
     messages = [f"removed {spec.class_name} from layer(s) {', '.join(map(str, edit.inserted))} of {_shown(model)}"]
     if edit.moved:
@@ -451,7 +451,7 @@ SCALES = "nsmlx"
 
 def layers(model: Path) -> list[tuple[str, ...]]:
     """Every layer: index, from, module, args, comment; with Ultralytics importable, channels per scale and stride."""
-    text = _read(model)
+    text = files.read_text(model)
     rows = yolo_yaml.parse(text, str(model))
     measured = _measured(yolo_yaml.load(text))
     scales = measured[0] if measured else []
@@ -571,15 +571,6 @@ def _moves(moved: dict[int, int]) -> str:
 
 def _moved(moved: dict[int, int], index: int) -> int:
     return moved.get(index, index)
-
-
-def _read(model: Path) -> str:
-    try:
-        return model.read_bytes().decode("utf-8")
-    except FileNotFoundError:
-        raise PlugforgeError(f"{model} does not exist; check the path given to --into/--from") from None
-    except UnicodeDecodeError as error:
-        raise PlugforgeError(f"{model} is not UTF-8 text ({error.reason}); convert it to UTF-8") from None
 
 
 def _shown(path: Path) -> str:
