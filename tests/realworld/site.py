@@ -60,7 +60,7 @@ class Site:
         sys.modules[SHIM] = types.ModuleType(SHIM)
         importlib.invalidate_caches()
         try:
-            with _torchscript_overloads_kept():
+            with _torchscript_overloads_kept(self.top_level):
                 yield
         finally:
             for name in [name for name in sys.modules if self._ours(name)]:
@@ -84,17 +84,23 @@ def _offline_env(config_dir: Path) -> dict[str, str]:
 
 
 @contextmanager
-def _torchscript_overloads_kept() -> Iterator[None]:
-    """Forget the TorchScript overloads registered meanwhile.
+def _torchscript_overloads_kept(top_level: set[str]) -> Iterator[None]:
+    """Hide the site packages' TorchScript overloads recorded before, and forget those registered meanwhile.
 
     torch records each ``@torch.jit._overload_method`` by module, class and line
     (torchvision's densenet has some): importing a rewritten copy of the module
-    again, with its lines moved, would clash with the record of the first copy.
+    again, with its lines moved, would clash with the record of the first copy, be
+    it another site's or the installed package's (the reference parity test imports it).
     """
     from torch import _jit_internal as jit
 
     methods = {name: {cls: list(fns) for cls, fns in by_class.items()} for name, by_class in jit._overloaded_methods.items()}
     lines = dict(jit._overloaded_method_class_fileno)
+    prefixes = tuple(f"__torch__.{package}." for package in top_level)
+    for name in [name for name in jit._overloaded_methods if name.startswith(prefixes)]:
+        del jit._overloaded_methods[name]
+    for key in [key for key in jit._overloaded_method_class_fileno if key[0].startswith(prefixes)]:
+        del jit._overloaded_method_class_fileno[key]
     try:
         yield
     finally:
