@@ -155,11 +155,12 @@ def _add(request: AddRequest) -> Outcome:
     )
     build, shapes = request.build, request.shapes if request.build else ()  # --check's shapes are its own
     check = _after_add_check(request)
+    runs_model = check is not None or bool(build and shapes)  # add will build and run the wired model
     resizing = bool(where.after or where.before) and spec.role == "replace" and resampling.changes_size(spec, values)
+    source, rewrite, notes = _document(model, request.cell, where.class_name)  # an unreadable model is said first
+    _check_map_known(spec, values, runs_model)
     if resizing:
-        block = resampling.inserted(spec, values, block, check is not None or bool(build and shapes))
-    source, rewrite, notes = _document(model, request.cell, where.class_name)
-    _check_map_known(spec, values, check is not None or bool(build and shapes))
+        block = resampling.inserted(spec, values, block, runs_model)
     config = project.find_config(model)
     code = default_block(spec)
     changes: dict[Path, str | None] = {}
