@@ -30,8 +30,9 @@ class Site:
         self.root = root
         self.config_dir = root / ".config"  # Ultralytics' settings
         self.keys = closure(keys)
-        for key in self.keys:
+        for key in self.keys:  # every package checked before any is copied: a refused site leaves no half copy
             check_modules(key)
+        for key in self.keys:
             _copy_package(key, root)
         self.top_level = {name for key in self.keys for name in PACKAGES[key].top_level}
 
